@@ -1,0 +1,12 @@
+"""Depth backends: a registry of ways to get a disparity map for a photo.
+
+``estimate(photo, settings)`` returns disparity (larger = nearer) at the photo's resolution.
+Backends that need torch import it lazily, so importing this package stays cheap.
+"""
+
+from .base import BACKENDS, DepthBackend, estimate, get_backend, register
+
+__all__ = ["BACKENDS", "DepthBackend", "estimate", "get_backend", "register"]
+
+# Importing the modules registers their backends.
+from . import file_backend  # noqa: E402,F401

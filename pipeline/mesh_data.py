@@ -1,0 +1,69 @@
+"""The pipeline's result: a triangle mesh in the camera's frame, its UVs and texture.
+
+Coordinates follow Blender's camera at rest: the camera sits at the origin looking down -Z,
++X right, +Y up; one Blender unit is one unit of ``depth_scale``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .intrinsics import Intrinsics
+
+
+@dataclass
+class MeshData:
+    vertices: np.ndarray  # (N, 3) float32
+    triangles: np.ndarray  # (M, 3) int32, counter-clockwise seen from the camera
+    uvs: np.ndarray  # (N, 2) float32 in [0, 1], origin bottom-left (Blender's convention)
+    texture: np.ndarray  # (H, W, 3|4) uint8 or uint16, RGB(A), row 0 = top of the image
+    intrinsics: Intrinsics
+    # Per-vertex integer attributes exported to Blender as mesh attributes
+    # (e.g. "layer", "inpainted").
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def triangle_count(self) -> int:
+        return int(self.triangles.shape[0])
+
+    def check(self) -> "MeshData":
+        """Assert the invariants every consumer relies on; cheap, vectorised."""
+        n = self.vertices.shape[0]
+        assert self.vertices.ndim == 2 and self.vertices.shape[1] == 3
+        assert self.uvs.shape == (n, 2)
+        assert self.triangles.ndim == 2 and self.triangles.shape[1] == 3
+        if self.triangles.size:
+            assert self.triangles.min() >= 0 and self.triangles.max() < n
+        for name, values in self.attributes.items():
+            assert values.shape == (n,), name
+        return self
+
+    def save_npz(self, path: str | Path) -> None:
+        """Uncompressed .npz: the worker's hand-over format (fast to write and read)."""
+        arrays = {
+            "vertices": self.vertices,
+            "triangles": self.triangles,
+            "uvs": self.uvs,
+            "texture": self.texture,
+            "intrinsics": np.array(self.intrinsics.as_tuple(), dtype=np.float64),
+            "warnings": np.array(self.warnings, dtype=str),
+        }
+        arrays.update({f"attr_{k}": v for k, v in self.attributes.items()})
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load_npz(cls, path: str | Path) -> "MeshData":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(
+                vertices=z["vertices"],
+                triangles=z["triangles"],
+                uvs=z["uvs"],
+                texture=z["texture"],
+                intrinsics=Intrinsics.from_tuple(tuple(z["intrinsics"].tolist())),
+                attributes={k[5:]: z[k] for k in z.files if k.startswith("attr_")},
+                warnings=[str(w) for w in z["warnings"]],
+            )
