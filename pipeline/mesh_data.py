@@ -25,6 +25,7 @@ class MeshData:
     # (e.g. "layer", "inpainted").
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def triangle_count(self) -> int:
