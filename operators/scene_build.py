@@ -1,0 +1,186 @@
+"""Turn the pipeline's MeshData into Blender data: mesh, texture, material, camera, collection.
+
+Everything is created first and linked into the scene last, and removed again if anything
+fails, so an error never leaves half an import behind.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import bpy
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..pipeline.mesh_data import MeshData
+    from ..pipeline.settings import PipelineSettings
+
+SENSOR_MM = 36.0
+
+
+@dataclass
+class ImportedPhoto:
+    collection: bpy.types.Collection
+    mesh_object: bpy.types.Object
+    camera_object: bpy.types.Object
+    image: bpy.types.Image
+    material: bpy.types.Material
+
+
+def build_mesh(name: str, data: "MeshData") -> bpy.types.Mesh:
+    """A Blender mesh from MeshData using the bulk foreach_set calls (no from_pydata)."""
+    vertices = np.ascontiguousarray(data.vertices, dtype=np.float32)
+    triangles = np.ascontiguousarray(data.triangles, dtype=np.int32)
+    n_tri = triangles.shape[0]
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(vertices.shape[0])
+    mesh.vertices.foreach_set("co", vertices.ravel())
+    mesh.loops.add(3 * n_tri)
+    mesh.loops.foreach_set("vertex_index", triangles.ravel())
+    mesh.polygons.add(n_tri)
+    mesh.polygons.foreach_set("loop_start", np.arange(0, 3 * n_tri, 3, dtype=np.int32))
+    uv_layer = mesh.uv_layers.new(name="UVMap")
+    uv_layer.data.foreach_set("uv", np.ascontiguousarray(data.uvs[triangles.ravel()], dtype=np.float32).ravel())
+    for attr_name, values in data.attributes.items():
+        if values.dtype in (np.bool_, np.int8):
+            attr = mesh.attributes.new(attr_name, "BOOLEAN", "POINT")
+            attr.data.foreach_set("value", values.astype(bool))
+        else:
+            attr = mesh.attributes.new(attr_name, "INT", "POINT")
+            attr.data.foreach_set("value", values.astype(np.int32))
+    mesh.update()
+    return mesh
+
+
+def build_image(name: str, texture: np.ndarray) -> bpy.types.Image:
+    """Pack the texture into the .blend so that saving and reopening loses nothing."""
+    from ..pipeline.image_io import write_image_atomic
+
+    with tempfile.TemporaryDirectory(prefix="oneshot3d_") as tmp:
+        path = Path(tmp) / f"{name}.png"
+        write_image_atomic(path, texture)
+        image = bpy.data.images.load(str(path), check_existing=False)
+        image.name = name
+        image.pack()
+        # The temp file is about to vanish: point the path at something meaningful for
+        # "Unpack Resources" instead.
+        image.filepath_raw = f"//textures/{name}.png"
+    image.colorspace_settings.name = "sRGB"
+    return image
+
+
+def build_material(name: str, image: bpy.types.Image, kind: str) -> bpy.types.Material:
+    material = bpy.data.materials.new(name)
+    material.use_nodes = True
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    nodes.clear()
+    output = nodes.new("ShaderNodeOutputMaterial")
+    output.location = (400, 0)
+    tex = nodes.new("ShaderNodeTexImage")
+    tex.image = image
+    tex.interpolation = "Linear"
+    tex.extension = "EXTEND"
+    tex.location = (-400, 0)
+    if kind == "PRINCIPLED":
+        shader = nodes.new("ShaderNodeBsdfPrincipled")
+        links.new(tex.outputs["Color"], shader.inputs["Base Color"])
+        links.new(shader.outputs["BSDF"], output.inputs["Surface"])
+    else:
+        shader = nodes.new("ShaderNodeEmission")
+        shader.inputs["Strength"].default_value = 1.0
+        links.new(tex.outputs["Color"], shader.inputs["Color"])
+        links.new(shader.outputs["Emission"], output.inputs["Surface"])
+    shader.location = (0, 0)
+    return material
+
+
+def build_camera(name: str, data: "MeshData") -> bpy.types.Object:
+    """A camera at the origin in rest orientation (looking down -Z) that sees the photo."""
+    intr = data.intrinsics
+    cam = bpy.data.cameras.new(name)
+    cam.sensor_fit = "AUTO"  # sensor_width spans the longer side of the render
+    cam.sensor_width = SENSOR_MM
+    cam.lens = intr.blender_lens(SENSOR_MM)
+    long_side = float(max(intr.width, intr.height))
+    cam.shift_x = (intr.width / 2.0 - intr.cx) / long_side
+    cam.shift_y = (intr.cy - intr.height / 2.0) / long_side
+    depths = -data.vertices[:, 2] if data.vertices.size else np.ones(1, np.float32)
+    cam.clip_start = float(max(1e-4, depths.min() * 0.05))
+    cam.clip_end = float(max(depths.max() * 20.0, cam.clip_start * 1000.0))
+    return bpy.data.objects.new(name, cam)
+
+
+def build_photo_objects(
+    context: bpy.types.Context,
+    data: "MeshData",
+    settings: "PipelineSettings",
+    material: str = "EMISSION",
+    name: str | None = None,
+) -> ImportedPhoto:
+    """Create the whole 3D photo in a new collection named after the photo."""
+    name = name or Path(settings.filepath).stem or "3D Photo"
+    created: list[bpy.types.ID] = []
+    try:
+        mesh = build_mesh(name, data)
+        created.append(mesh)
+        image = build_image(name, data.texture)
+        created.append(image)
+        mat = build_material(name, image, material)
+        created.append(mat)
+        mesh.materials.append(mat)
+        mesh_object = bpy.data.objects.new(name, mesh)
+        created.append(mesh_object)
+        camera_object = build_camera(f"{name} Camera", data)
+        created.extend((camera_object.data, camera_object))
+        collection = bpy.data.collections.new(name)
+        created.append(collection)
+        collection.objects.link(mesh_object)
+        collection.objects.link(camera_object)
+
+        props = mesh_object.oneshot3d
+        props.is_photo = True
+        props.source_filepath = settings.filepath
+        props.depth_filepath = settings.depth_filepath
+        props.depth_kind = settings.depth_kind
+        props.depth_threshold = settings.depth_threshold
+        props.depth_scale = settings.depth_scale
+        props.fov = settings.fov
+        props.focus_depth = float(np.median(-data.vertices[:, 2])) if data.vertices.size else 1.0
+        props.camera = camera_object
+    except BaseException:
+        remove_ids(created)
+        raise
+
+    context.scene.collection.children.link(collection)
+    scene = context.scene
+    scene.camera = camera_object
+    scene.render.resolution_x = data.intrinsics.width
+    scene.render.resolution_y = data.intrinsics.height
+    scene.render.resolution_percentage = 100
+    scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
+    if material == "EMISSION":
+        # An unlit photo reproduces its pixels only without a tone-mapping view transform.
+        scene.view_settings.view_transform = "Standard"
+        scene.view_settings.look = "None"
+    return ImportedPhoto(collection, mesh_object, camera_object, image, mat)
+
+
+def remove_ids(ids: list[bpy.types.ID]) -> None:
+    """Remove data-blocks created by a failed import, newest first."""
+    collections = {
+        bpy.types.Object: bpy.data.objects,
+        bpy.types.Mesh: bpy.data.meshes,
+        bpy.types.Image: bpy.data.images,
+        bpy.types.Material: bpy.data.materials,
+        bpy.types.Camera: bpy.data.cameras,
+        bpy.types.Collection: bpy.data.collections,
+    }
+    for block in reversed(ids):
+        for kind, store in collections.items():
+            if isinstance(block, kind):
+                store.remove(block)  # type: ignore[attr-defined]
+                break
+

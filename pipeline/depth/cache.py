@@ -1,0 +1,243 @@
+"""Cache of estimated depth, so re-importing a photo with other LDI settings does not rerun
+the network.
+
+Key: sha256 of the photo file's bytes (EXIF orientation included, so a rotated copy is a
+different photo) + backend name + the settings that change a backend's output (the
+``settings.extras`` entries whose names start with ``depth_``, e.g. ``depth_input_size``).
+Value: the disparity at the photo's resolution, float32 ``.npy``, written atomically.
+Mesh/LDI settings (threshold, scale, ...) are deliberately not part of the key.
+
+Also here: ``BACKEND_MODULES``, where each network backend lives, so callers (the cache, the
+command line) can import a backend's module on demand; a missing module only affects that
+backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import SettingsError
+from ..models import default_cache_dir
+from .base import BACKENDS, DepthBackend
+
+if TYPE_CHECKING:
+    from ..image_io import Photo
+    from ..settings import PipelineSettings
+
+# backend name -> module that registers it (relative to this package, or absolute).
+BACKEND_MODULES: dict[str, str] = {
+    "tiefenrausch": ".tiefenrausch",
+    "tiefenrausch-exact": ".tiefenrausch",
+    "depth-anything-v2-small": ".depth_anything_v2",
+    "depth-anything-v2-base": ".depth_anything_v2",
+    "depth-anything-v2-large": ".depth_anything_v2",
+}
+
+# Bump when the stored format or a backend's output changes, so old entries are not reused.
+CACHE_VERSION = 1
+DEFAULT_MAX_BYTES = 1 << 30  # oldest entries are removed beyond this total size
+
+
+def import_backend_module(name: str) -> ModuleType:
+    """Import (and so register) the module of backend ``name``. SettingsError when unknown or
+    when its module cannot be imported (the message says why)."""
+    module = BACKEND_MODULES.get(name)
+    if module is None:
+        known = ", ".join(sorted(set(BACKEND_MODULES) | set(BACKENDS)))
+        raise SettingsError(f"Unknown depth backend {name!r}; choose one of: {known}")
+    try:
+        return importlib.import_module(module, __package__ if module.startswith(".") else None)
+    except ImportError as e:
+        raise SettingsError(
+            f"The depth backend {name!r} is not available in this installation ({e})."
+        ) from None
+
+
+def backend_for(name: str) -> DepthBackend:
+    """The registered backend ``name``, importing its module first when needed."""
+    if name not in BACKENDS and name in BACKEND_MODULES:
+        import_backend_module(name)
+    if name not in BACKENDS:
+        known = ", ".join(sorted(set(BACKEND_MODULES) | set(BACKENDS)))
+        raise SettingsError(f"Unknown depth backend {name!r}; choose one of: {known}")
+    return BACKENDS[name]
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0  # the backend ran
+    stores: int = 0
+
+
+STATS = CacheStats()
+_LOCK = threading.Lock()
+
+
+def reset_stats() -> None:
+    with _LOCK:
+        STATS.hits = STATS.misses = STATS.stores = 0
+
+
+def default_depth_cache_dir() -> Path:
+    """Next to the model cache: ``.../oneshot3d/depth`` (the Blender layer passes its own)."""
+    return default_cache_dir().parent / "depth"
+
+
+def photo_digest(photo: "Photo") -> str:
+    """sha256 of the photo's file bytes; of its decoded pixels when it has no readable file."""
+    digest = hashlib.sha256()
+    try:
+        with open(photo.path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        return "file:" + digest.hexdigest()
+    except (OSError, TypeError):
+        digest.update(repr((photo.rgb.shape, str(photo.rgb.dtype))).encode())
+        digest.update(np.ascontiguousarray(photo.rgb).tobytes())
+        return "pixels:" + digest.hexdigest()
+
+
+def cache_key(photo: "Photo", settings: "PipelineSettings") -> str:
+    params = {k: v for k, v in sorted(settings.extras.items()) if k.startswith("depth_")}
+    material = {
+        "version": CACHE_VERSION,
+        "photo": photo_digest(photo),
+        "backend": settings.depth_backend,
+        "params": params,
+    }
+    text = json.dumps(material, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def cached_estimate(
+    photo: "Photo",
+    settings: "PipelineSettings",
+    cache_dir: str | os.PathLike[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> np.ndarray:
+    """Disparity (H, W) float32 at the photo's resolution from ``settings.depth_backend``,
+    from the cache when this photo and backend were estimated before.
+
+    The ``FILE`` backend (and any backend that needs no network) is not cached: reading the
+    user's depth file is as fast as reading the cache.
+    """
+    backend = backend_for(settings.depth_backend)
+    shape = (photo.height, photo.width)
+    if not backend.needs_torch:
+        return _checked(backend.estimate(photo, settings), shape, backend.name)
+    folder = Path(cache_dir) if cache_dir else default_depth_cache_dir()
+    path = folder / f"{cache_key(photo, settings)}.npy"
+    found = _load(path, shape)
+    if found is not None:
+        with _LOCK:
+            STATS.hits += 1
+        return found
+    with _LOCK:
+        STATS.misses += 1
+    disparity = _checked(backend.estimate(photo, settings), shape, backend.name)
+    if _store(path, disparity):
+        with _LOCK:
+            STATS.stores += 1
+        _prune(folder, max_bytes, keep=path)
+    return disparity
+
+
+def _checked(disparity: np.ndarray, shape: tuple[int, int], name: str) -> np.ndarray:
+    if disparity.shape != shape:
+        raise AssertionError(f"backend {name} returned {disparity.shape}, expected {shape}")
+    return disparity.astype(np.float32, copy=False)
+
+
+def _load(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, EOFError):
+        path.unlink(missing_ok=True)  # damaged entry: recompute
+        return None
+    if data.shape != shape or data.dtype != np.float32 or not np.isfinite(data).all():
+        path.unlink(missing_ok=True)
+        return None
+    try:
+        os.utime(path)  # most recently used: pruned last
+    except OSError:
+        pass
+    return data
+
+
+def _store(path: Path, disparity: np.ndarray) -> bool:
+    """Atomic write (temporary file + rename). A cache that cannot be written is not an
+    error: the estimate is still returned."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part")
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.ascontiguousarray(disparity, dtype=np.float32))
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        return False
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _entries(folder: Path) -> list[tuple[float, int, Path]]:
+    out = []
+    for p in folder.glob("*.npy"):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        out.append((st.st_mtime, st.st_size, p))
+    return sorted(out, key=lambda e: e[0])
+
+
+def _prune(folder: Path, max_bytes: int, keep: Path) -> None:
+    entries = _entries(folder)
+    total = sum(size for _, size, _ in entries)
+    for _, size, p in entries:
+        if total <= max_bytes:
+            break
+        if p == keep:
+            continue
+        p.unlink(missing_ok=True)
+        total -= size
+
+
+def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
+    """Delete every cached depth map (and stale temporary files); returns how many files."""
+    folder = Path(cache_dir) if cache_dir else default_depth_cache_dir()
+    removed = 0
+    for pattern in ("*.npy", "*.part"):
+        for p in folder.glob(pattern):
+            try:
+                p.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def cache_size(cache_dir: str | os.PathLike[str] | None = None) -> tuple[int, int]:
+    """(number of entries, total bytes), e.g. for the preferences panel."""
+    folder = Path(cache_dir) if cache_dir else default_depth_cache_dir()
+    entries = _entries(folder) if folder.is_dir() else []
+    return len(entries), sum(size for _, size, _ in entries)

@@ -1,0 +1,613 @@
+"""Tiefenrausch, the depth network of *One Shot 3D Photography*, run in modern PyTorch.
+
+The official release (MIT) is a pair of Caffe2 files: ``tiefenrausch.pb`` (the graph: Int8Conv,
+Int8Add, Int8ResizeNearest in NHWC, executed by QNNPACK) and ``tiefenrausch_init.pb`` (uint8
+weights with scales and zero points, int32 biases). Caffe2 is gone, so this module reads both
+files with :mod:`.caffe2_netdef` and rebuilds the network in torch, in one of two modes:
+
+``float`` (default)
+    Dequantised weights, activations kept in float, but every activation is clamped to the
+    range its uint8 grid can hold — ``[(0 - zp) * s, (255 - zp) * s]``. There are no ReLU ops
+    in the graph: with zero point 0 that clamp *is* the ReLU (capped at 255 s), and elsewhere
+    the saturation changes the result, so dropping it ruins the output. Channels-last convs
+    with the bias folded in and in-place clamps: one fused conv per Caffe2 op.
+``exact``
+    Emulates QNNPACK's integer arithmetic bit for bit: int32 accumulation of
+    ``(x - x_zp) * (w - w_zp) + bias``, "q31" fixed-point requantisation and QNNPACK's
+    fixed-point add. Integer convolutions run as float64 convolutions, which are exact here
+    (every partial sum is an integer far below 2**53). About 10x slower; for checking.
+
+Both modes preprocess exactly like the official script: OpenCV INTER_AREA resize of the uint8
+RGB photo so that the long side is 384 and both sides are floored to multiples of 32, RGB/255,
+quantised to the input grid (scale 0.0077, zero point 128). The net returns log-disparity;
+we return ``exp`` of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+
+from ..errors import ModelError
+from .base import DepthBackend, register
+from .caffe2_netdef import NetDef, OperatorDef, read_netdef
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..image_io import Photo
+    from ..settings import PipelineSettings
+
+NET_FILE = "tiefenrausch.pb"
+INIT_FILE = "tiefenrausch_init.pb"
+LONG_SIDE = 384  # the network's input: long side 384 px ...
+MULTIPLE = 32  # ... both sides floored to a multiple of 32 (five stride-2 stages)
+
+
+# --- the graph, as read from the two files ------------------------------------------------
+
+
+@dataclass
+class QConv:
+    """One Int8Conv with its quantised weights (torch layout [O, I/groups, kH, kW])."""
+
+    inp: str
+    out: str
+    weight: np.ndarray  # uint8
+    w_zp: int
+    w_scale: float
+    bias: np.ndarray  # int32, added to the accumulator at scale in_scale * w_scale
+    stride: int
+    pad: int
+    groups: int
+    out_scale: float
+    out_zp: int
+
+
+@dataclass
+class QAdd:
+    a: str
+    b: str
+    out: str
+    out_scale: float
+    out_zp: int
+
+
+@dataclass
+class QResize:
+    """Int8ResizeNearest by 2: replication; keeps its input's scale and zero point."""
+
+    inp: str
+    out: str
+
+
+@dataclass
+class QGraph:
+    """The quantised network in execution order, with each blob's (scale, zero point)."""
+
+    input_name: str
+    output_name: str
+    input_scale: float
+    input_zp: int
+    steps: list[QConv | QAdd | QResize] = field(default_factory=list)
+    qparams: dict[str, tuple[float, int]] = field(default_factory=dict)
+
+    @property
+    def output_qparams(self) -> tuple[float, int]:
+        return self.qparams[self.output_name]
+
+
+def _f32(v: float) -> float:
+    """Caffe2 stores scales as C floats; do all derived arithmetic on the float32 value."""
+    return float(np.float32(v))
+
+
+def build_graph(net: NetDef, init: NetDef, net_path: str, init_path: str) -> QGraph:
+    """Turn the two parsed NetDefs into a :class:`QGraph`; ModelError on anything unexpected."""
+
+    def fail(msg: str, path: str = net_path) -> ModelError:
+        return ModelError(
+            f"Model file '{path}' is not the Tiefenrausch network this add-on knows: {msg}. "
+            "Delete the model files and let the add-on download them again."
+        )
+
+    tensors: dict[str, OperatorDef] = {}
+    for op in init.ops:
+        if op.type not in ("Int8GivenTensorFill", "Int8GivenIntTensorFill") or not op.outputs:
+            raise fail(f"unexpected operator {op.type!r} in the init net", init_path)
+        tensors[op.outputs[0]] = op
+
+    def tensor(name: str, int32: bool) -> tuple[np.ndarray, float, int]:
+        op = tensors.get(name)
+        if op is None:
+            raise fail(f"weight blob {name!r} is missing from the init net", init_path)
+        shape = [int(v) for v in op.arg("shape", [])]
+        values = op.arg("values")
+        if values is None:
+            raise fail(f"weight blob {name!r} has no values", init_path)
+        arr = np.asarray(values, np.int32) if int32 else np.frombuffer(values, np.uint8)
+        if arr.size != int(np.prod(shape)):
+            raise fail(f"weight blob {name!r} holds {arr.size} values for shape {shape}", init_path)
+        return arr.reshape(shape), _f32(op.arg("Y_scale", 1.0)), int(op.arg("Y_zero_point", 0))
+
+    def qp(op: OperatorDef) -> tuple[float, int]:
+        scale = op.arg("Y_scale")
+        if scale is None or not scale > 0:
+            raise fail(f"operator {op.type} -> {op.outputs} has no valid Y_scale")
+        return _f32(scale), int(op.arg("Y_zero_point", 0))
+
+    graph: QGraph | None = None
+    qparams: dict[str, tuple[float, int]] = {}
+    steps: list[QConv | QAdd | QResize] = []
+    alias: dict[str, str] = {}  # layout-only ops (NCHW2NHWC) pass their input through
+    output_name = ""
+    for op in net.ops:
+        ins = [alias.get(i, i) for i in op.inputs]
+        if op.type in ("NCHW2NHWC", "NHWC2NCHW"):
+            alias[op.outputs[0]] = ins[0]
+        elif op.type == "Int8Quantize":
+            scale, zp = qp(op)
+            # Steps read the quantised input under the Int8Quantize output's name.
+            graph = QGraph(op.outputs[0], "", scale, zp)
+            qparams[op.outputs[0]] = (scale, zp)
+        elif op.type == "Int8Conv":
+            if len(ins) != 3:
+                raise fail(f"Int8Conv -> {op.outputs} has {len(ins)} inputs, expected 3")
+            w, w_scale, w_zp = tensor(op.inputs[1], int32=False)
+            b, _, _ = tensor(op.inputs[2], int32=True)
+            kernels = op.arg("kernels", [op.arg("kernel", 1)] * 2)
+            strides = op.arg("strides", [op.arg("stride", 1)] * 2)
+            pads = op.arg("pads", [op.arg("pad", 0)] * 4)
+            dil = op.arg("dilations", [op.arg("dilation", 1)] * 2)
+            if (
+                len(set(kernels)) != 1
+                or len(set(strides)) != 1
+                or len(set(pads)) != 1
+                or set(dil) != {1}
+                or w.ndim != 4
+                or list(w.shape[1:3]) != list(kernels)
+            ):
+                raise fail(f"Int8Conv -> {op.outputs} has an unsupported geometry")
+            groups = int(op.arg("group", 1))
+            if b.shape != (w.shape[0],):
+                raise fail(f"bias of Int8Conv -> {op.outputs} does not match its weights")
+            steps.append(
+                QConv(
+                    inp=ins[0],
+                    out=op.outputs[0],
+                    # Caffe2 NHWC weights are [O, kH, kW, I/group]; torch wants [O, I, kH, kW].
+                    weight=np.ascontiguousarray(w.transpose(0, 3, 1, 2)),
+                    w_zp=w_zp,
+                    w_scale=w_scale,
+                    bias=b,
+                    stride=int(strides[0]),
+                    pad=int(pads[0]),
+                    groups=groups,
+                    out_scale=qp(op)[0],
+                    out_zp=qp(op)[1],
+                )
+            )
+            qparams[op.outputs[0]] = qp(op)
+        elif op.type == "Int8Add":
+            if len(ins) != 2:
+                raise fail(f"Int8Add -> {op.outputs} has {len(ins)} inputs, expected 2")
+            steps.append(QAdd(ins[0], ins[1], op.outputs[0], *qp(op)))
+            qparams[op.outputs[0]] = qp(op)
+        elif op.type == "Int8ResizeNearest":
+            if op.arg("width_scale", 2.0) != 2.0 or op.arg("height_scale", 2.0) != 2.0:
+                raise fail("only Int8ResizeNearest by a factor of 2 is supported")
+            steps.append(QResize(ins[0], op.outputs[0]))
+            if ins[0] not in qparams:
+                raise fail(f"Int8ResizeNearest reads {ins[0]!r} before it is computed")
+            qparams[op.outputs[0]] = qparams[ins[0]]
+        elif op.type == "Int8Dequantize":
+            alias[op.outputs[0]] = ins[0]
+            output_name = ins[0]
+        else:
+            raise fail(f"operator type {op.type!r} is not supported")
+        # Activations (not weights) must have been computed by an earlier operator.
+        acts = ins[:1] if op.type in ("Int8Conv", "Int8Dequantize") else ins
+        if op.type.startswith("Int8") and op.type != "Int8Quantize":
+            for i in acts:
+                if i not in qparams:
+                    raise fail(f"operator {op.type} reads {i!r} before it is computed")
+    if graph is None or not output_name or not steps:
+        raise fail("no Int8Quantize -> ... -> Int8Dequantize chain found")
+    graph.output_name = output_name
+    graph.steps = steps
+    graph.qparams = qparams
+    return graph
+
+
+# --- preprocessing ------------------------------------------------------------------------
+
+
+def network_size(height: int, width: int) -> tuple[int, int]:
+    """(h, w) of the network input for a photo: long side 384, both floored to /32 (min 32)."""
+    long_side = max(height, width)
+    h = max(MULTIPLE, height * LONG_SIDE // long_side // MULTIPLE * MULTIPLE)
+    w = max(MULTIPLE, width * LONG_SIDE // long_side // MULTIPLE * MULTIPLE)
+    return h, w
+
+
+def preprocess(rgb8: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """uint8 RGB photo -> the network's quantised input (1, 3, h, w) uint8, as Caffe2 computed
+    it: INTER_AREA on uint8 (so every activation lands on the official grid), RGB/255 in
+    float32, then Int8Quantize (multiply by the float32 reciprocal, round half to even)."""
+    rgb8 = np.asarray(rgb8)
+    if rgb8.ndim != 3 or rgb8.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {rgb8.shape}")
+    if rgb8.dtype != np.uint8:
+        rgb8 = np.clip(rgb8, 0, 255).astype(np.uint8)
+    h, w = network_size(*rgb8.shape[:2])
+    small = cv2.resize(rgb8, (w, h), interpolation=cv2.INTER_AREA)
+    x = small.astype(np.float32) / np.float32(255.0)
+    inv = np.float32(1.0) / np.float32(scale)
+    q = np.clip(np.rint(x * inv) + zero_point, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(q.transpose(2, 0, 1)[None])
+
+
+# --- the float network --------------------------------------------------------------------
+
+
+def _clamp_range(scale: float, zp: int) -> tuple[float, float]:
+    return (0 - zp) * scale, (255 - zp) * scale
+
+
+def _make_float_runner(graph: QGraph, device: str) -> Any:
+    """A torch module computing log-disparity from the dequantised input (float32 NCHW)."""
+    import torch
+    import torch.nn.functional as F
+
+    class FloatTiefenrausch(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.convs = torch.nn.ModuleList()
+            # Program: (kind, input slots, output slot, conv index, clamp lo, clamp hi).
+            self.program: list[tuple[str, tuple[int, ...], int, int, float, float]] = []
+            slots: dict[str, int] = {graph.input_name: 0}
+            # Slots whose value is read for the last time by a step can be freed after it.
+            last_use: dict[str, int] = {}
+            for k, step in enumerate(graph.steps):
+                for name in _inputs(step):
+                    last_use[name] = k
+            self.free_after: list[list[int]] = []
+            for k, step in enumerate(graph.steps):
+                ins = tuple(slots[n] for n in _inputs(step))
+                slots[step.out] = len(slots)
+                lo, hi = _clamp_range(*graph.qparams[step.out])
+                if isinstance(step, QConv):
+                    in_scale = graph.qparams[step.inp][0]
+                    w = (step.weight.astype(np.float32) - step.w_zp) * np.float32(step.w_scale)
+                    conv = torch.nn.Conv2d(
+                        w.shape[1] * step.groups,
+                        w.shape[0],
+                        w.shape[2],
+                        stride=step.stride,
+                        padding=step.pad,  # zero padding = the input zero point, real 0
+                        groups=step.groups,
+                    )
+                    conv.weight.data = torch.from_numpy(w)
+                    bias = step.bias.astype(np.float64) * (in_scale * step.w_scale)
+                    conv.bias.data = torch.from_numpy(bias.astype(np.float32))
+                    conv.requires_grad_(False)
+                    self.program.append(("conv", ins, slots[step.out], len(self.convs), lo, hi))
+                    self.convs.append(conv)
+                elif isinstance(step, QAdd):
+                    self.program.append(("add", ins, slots[step.out], -1, lo, hi))
+                else:
+                    self.program.append(("resize", ins, slots[step.out], -1, lo, hi))
+                self.free_after.append(
+                    [slots[n] for n in _inputs(step) if last_use[n] == k and n != step.out]
+                )
+            self.n_slots = len(slots)
+            self.out_slot = slots[graph.output_name]
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            vals: list[torch.Tensor | None] = [None] * self.n_slots
+            vals[0] = x
+            for (kind, ins, out, ci, lo, hi), free in zip(self.program, self.free_after):
+                if kind == "conv":
+                    y = self.convs[ci](vals[ins[0]]).clamp_(lo, hi)
+                elif kind == "add":
+                    y = torch.add(vals[ins[0]], vals[ins[1]]).clamp_(lo, hi)
+                else:
+                    y = F.interpolate(vals[ins[0]], scale_factor=2.0, mode="nearest")
+                vals[out] = y
+                for f in free:
+                    vals[f] = None
+            return vals[self.out_slot]
+
+    module = FloatTiefenrausch().eval().to(device)
+    # Channels-last is the layout oneDNN's fast depthwise / 1x1 kernels want (and QNNPACK's).
+    return module.to(memory_format=torch.channels_last)
+
+
+def _inputs(step: QConv | QAdd | QResize) -> tuple[str, ...]:
+    return (step.a, step.b) if isinstance(step, QAdd) else (step.inp,)
+
+
+# --- the exact (integer) network ----------------------------------------------------------
+
+
+def q31_params(scale: float) -> tuple[int, int]:
+    """QNNPACK's requantisation multiplier and shift for a float32 scale in (2**-32, 1)."""
+    bits = int(np.float32(scale).view(np.uint32))
+    multiplier = ((bits & 0x007FFFFF) | 0x00800000) << 7
+    shift = 127 + 31 - 32 - (bits >> 23)
+    if not 0 <= shift < 32:
+        raise ValueError(f"requantisation scale {scale} is outside QNNPACK's range")
+    return multiplier, shift
+
+
+def add_params(a_scale: float, b_scale: float, out_scale: float) -> tuple[int, int, int]:
+    """QNNPACK's fixed-point add: (a multiplier, b multiplier, shift)."""
+    a_rel = np.float32(a_scale) / np.float32(out_scale)
+    b_rel = np.float32(b_scale) / np.float32(out_scale)
+    exponent = int(np.float32(max(a_rel, b_rel)).view(np.uint32) >> 23) - 127
+    shift = 21 - exponent
+    if not 13 <= shift < 32:
+        raise ValueError("Int8Add scale ratio outside QNNPACK's range")
+    scale_mult = np.float32(2.0**shift)
+    # lrintf: round half to even, as np.rint does.
+    return int(np.rint(a_rel * scale_mult)), int(np.rint(b_rel * scale_mult)), shift
+
+
+def requantize_q31(acc: torch.Tensor, multiplier: int, shift: int, zp: int) -> torch.Tensor:
+    """QNNPACK "q31" requantisation of int64 accumulators, then zero point and [0, 255].
+
+    A rounding doubling high multiply (round half up at bit 31) followed by a rounding shift
+    that rounds half away from zero: two roundings, reproduced here exactly."""
+    q31 = (acc * multiplier + (1 << 30)) >> 31
+    mask = (1 << shift) - 1
+    rem = (q31 & mask) - (q31 < 0).to(q31.dtype)
+    out = (q31 >> shift) + (rem > (mask >> 1)).to(q31.dtype)
+    return (out + zp).clamp_(0, 255)
+
+
+def _exact_add(
+    a: torch.Tensor, b: torch.Tensor, params: tuple[int, int, int], a_zp: int, b_zp: int, zp: int
+) -> torch.Tensor:
+    am, bm, shift = params
+    acc = (a - a_zp) * am + (b - b_zp) * bm  # exact in int64; QNNPACK's int32 wraps back
+    mask = (1 << shift) - 1
+    rem = (acc & mask) - (acc < 0).to(acc.dtype)
+    out = (acc >> shift) + (rem > (mask >> 1)).to(acc.dtype)
+    return (out + zp).clamp_(0, 255)
+
+
+class _ExactRunner:
+    """Runs the graph on uint8 codes held in int64 tensors, bit for bit as QNNPACK does."""
+
+    def __init__(self, graph: QGraph, device: str) -> None:
+        import torch
+
+        self.graph = graph
+        self.device = torch.device(device)
+        self.ops: list[tuple[Any, ...]] = []
+        for step in graph.steps:
+            if isinstance(step, QConv):
+                in_scale, in_zp = graph.qparams[step.inp]
+                scale = np.float32(in_scale) * np.float32(step.w_scale) / np.float32(step.out_scale)
+                w = torch.from_numpy(step.weight.astype(np.float64) - step.w_zp).to(self.device)
+                b = torch.from_numpy(step.bias.astype(np.float64)).to(self.device)
+                self.ops.append(("conv", step, w, b, q31_params(float(scale)), in_zp))
+            elif isinstance(step, QAdd):
+                sa, za = graph.qparams[step.a]
+                sb, zb = graph.qparams[step.b]
+                params = add_params(sa, sb, step.out_scale)
+                self.ops.append(("add", step, params, za, zb))
+            else:
+                self.ops.append(("resize", step))
+        last_use: dict[str, int] = {}
+        for k, step in enumerate(graph.steps):
+            for name in _inputs(step):
+                last_use[name] = k
+        self.last_use = last_use
+
+    def __call__(self, q_in: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        vals: dict[str, torch.Tensor] = {
+            self.graph.input_name: torch.from_numpy(q_in.astype(np.int64)).to(self.device)
+        }
+        for k, op in enumerate(self.ops):
+            step = op[1]
+            if op[0] == "conv":
+                _, step, w, b, (mult, shift), in_zp = op
+                x = (vals[step.inp] - in_zp).to(torch.float64)
+                # float64 convolution of integers is exact: |partial sums| < 2**30 << 2**53.
+                acc = F.conv2d(x, w, b, step.stride, step.pad, 1, step.groups)
+                y = requantize_q31(acc.round_().to(torch.int64), mult, shift, step.out_zp)
+            elif op[0] == "add":
+                _, step, params, za, zb = op
+                y = _exact_add(vals[step.a], vals[step.b], params, za, zb, step.out_zp)
+            else:
+                y = vals[step.inp].repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+            vals[step.out] = y
+            for name in _inputs(step):
+                if self.last_use[name] == k:
+                    del vals[name]
+        return vals[self.graph.output_name][0, 0].cpu().numpy().astype(np.uint8)
+
+
+# --- the public model ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _sensible_threads() -> Iterator[None]:
+    """Never run more intra-op threads than the CPUs this process may use (torch counts the
+    machine's cores, which oversubscribes containers and affinity-limited workers); restore
+    the caller's setting afterwards instead of changing it globally."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        allowed = os.cpu_count() or before
+    if before > allowed:
+        torch.set_num_threads(allowed)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+class TiefenrauschModel:
+    """The loaded network. ``predict`` maps a uint8 RGB photo to disparity on the net's grid."""
+
+    def __init__(self, graph: QGraph, exact: bool, device: str, paths: tuple[str, str]):
+        self.graph = graph
+        self.exact = exact
+        self.device = device
+        self.paths = paths
+        self.output_scale, self.output_zp = graph.output_qparams
+        self._lock = threading.Lock()  # one inference at a time per model
+        if exact:
+            self._runner: Any = _ExactRunner(graph, device)
+        else:
+            self._runner = _make_float_runner(graph, device)
+
+    def predict_codes(self, rgb8: np.ndarray) -> np.ndarray:
+        """Exact mode only: the network's uint8 output codes (h, w)."""
+        if not self.exact:
+            raise ValueError("predict_codes needs a model loaded with exact=True")
+        import torch
+
+        q = preprocess(rgb8, self.graph.input_scale, self.graph.input_zp)
+        with self._lock, _sensible_threads(), torch.inference_mode():
+            return self._runner(q)
+
+    def predict_log(self, rgb8: np.ndarray) -> np.ndarray:
+        """Log-disparity (h, w) float32 on the network grid."""
+        if self.exact:
+            codes = self.predict_codes(rgb8)
+            # Int8Dequantize: (q - zp) * scale in float32, as Caffe2 computed it.
+            return (codes.astype(np.int32) - self.output_zp).astype(np.float32) * np.float32(
+                self.output_scale
+            )
+        import torch
+
+        q = preprocess(rgb8, self.graph.input_scale, self.graph.input_zp)
+        with self._lock, _sensible_threads(), torch.inference_mode():
+            x = torch.from_numpy(q).to(self.device)
+            x = (x.to(torch.float32) - self.graph.input_zp) * self.graph.input_scale
+            out = self._runner(x.contiguous(memory_format=torch.channels_last))
+            return out[0, 0].float().cpu().numpy()
+
+    def predict(self, rgb8: np.ndarray) -> np.ndarray:
+        """Disparity (h, w) float32 on the network grid, e.g. 384 x 288 for a 4:3 portrait."""
+        return np.exp(self.predict_log(rgb8)).astype(np.float32, copy=False)
+
+
+_CACHE: dict[tuple[Any, ...], TiefenrauschModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(
+    net_path: str | os.PathLike[str],
+    init_path: str | os.PathLike[str],
+    exact: bool = False,
+    device: str = "cpu",
+) -> TiefenrauschModel:
+    """Load (or fetch from the cache) the network from the two official files.
+
+    Raises ModelError naming the file when either is missing, corrupt or not Tiefenrausch.
+    """
+    paths = (str(Path(net_path).resolve()), str(Path(init_path).resolve()))
+    stamps = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            raise ModelError(
+                f"Model file '{p}' does not exist. Download the Tiefenrausch model files "
+                "(Preferences > Models) or pick a folder that holds them."
+            ) from None
+        stamps.append((st.st_size, st.st_mtime_ns))  # a replaced file is loaded afresh
+    key = (paths, bool(exact), device, tuple(stamps))
+    with _CACHE_LOCK:
+        model = _CACHE.get(key)
+        if model is None:
+            graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
+            model = TiefenrauschModel(graph, bool(exact), device, paths)
+            _CACHE.clear()  # keep one model: a stale one only wastes memory
+            _CACHE[key] = model
+        return model
+
+
+def _load_for(settings: "PipelineSettings", exact: bool) -> TiefenrauschModel:
+    from ..models import resolve_model  # lazily: the catalogue is optional for this module
+
+    net = resolve_model(NET_FILE, settings.model_dir)
+    init = resolve_model(INIT_FILE, settings.model_dir)
+    return load_model(net, init, exact=exact, device=settings.device)
+
+
+def _estimate_native(photo: "Photo", settings: "PipelineSettings", exact: bool) -> np.ndarray:
+    return _load_for(settings, exact).predict(photo.rgb8())
+
+
+def _resize_to(disparity: np.ndarray, height: int, width: int) -> np.ndarray:
+    # cv2 INTER_LINEAR samples at pixel centres: the grid's edges land on the photo's edges.
+    return cv2.resize(disparity, (width, height), interpolation=cv2.INTER_LINEAR).astype(
+        np.float32, copy=False
+    )
+
+
+def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+    """Disparity on the network grid (float path), comparable to the official outputs."""
+    return _estimate_native(photo, settings, exact=False)
+
+
+def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+    """Disparity resized to the photo, (H, W) float32 (float path)."""
+    return _resize_to(estimate_native(photo, settings), photo.height, photo.width)
+
+
+def estimate_native_exact(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+    """Disparity on the network grid from the bit-exact integer emulation."""
+    return _estimate_native(photo, settings, exact=True)
+
+
+def estimate_exact(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+    """Disparity resized to the photo from the bit-exact integer emulation."""
+    return _resize_to(estimate_native_exact(photo, settings), photo.height, photo.width)
+
+
+_INPUT = "long side 384, both sides multiples of 32"
+register(
+    DepthBackend(
+        name="tiefenrausch",
+        label="Tiefenrausch (fast)",
+        licence="MIT",
+        input_size=_INPUT,
+        needs_torch=True,
+        estimate=estimate,
+        models=(NET_FILE, INIT_FILE),
+        description="The paper's own mobile depth network (3.8 MB), run in float.",
+    )
+)
+register(
+    DepthBackend(
+        name="tiefenrausch-exact",
+        label="Tiefenrausch (bit-exact, slow)",
+        licence="MIT",
+        input_size=_INPUT,
+        needs_torch=True,
+        estimate=estimate_exact,
+        models=(NET_FILE, INIT_FILE),
+        description="Emulates the official int8 arithmetic bit for bit; for checking.",
+    )
+)

@@ -1,0 +1,68 @@
+"""Headless 3D photo import (and preview render) for scripts and farms.
+
+    blender -b --python scripts/oneshot3d.py -- PHOTO --depth FILE --depth-kind depth --output DIR
+    python scripts/oneshot3d.py PHOTO --depth FILE --depth-kind depth --output DIR   (bpy module)
+
+Uses the installed extension when Blender has it, else loads it from this checkout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+EXTENSION_ID = "oneshot3d"
+
+
+def ensure_extension() -> ModuleType:
+    """The extension's package, registered in this Blender session."""
+    import addon_utils
+    import bpy
+
+    for name, module in sys.modules.items():
+        if name.endswith("." + EXTENSION_ID) and name.startswith("bl_ext.") and hasattr(bpy.types, "ONESHOT3D_OT_import_photo"):
+            return module
+    for repo in bpy.context.preferences.extensions.repos:
+        if repo.enabled and (Path(repo.directory) / EXTENSION_ID / "blender_manifest.toml").exists():
+            name = f"bl_ext.{repo.module}.{EXTENSION_ID}"
+            addon_utils.enable(name, default_set=True)
+            if name in sys.modules and hasattr(bpy.types, "ONESHOT3D_OT_import_photo"):
+                return sys.modules[name]
+    if EXTENSION_ID in sys.modules:
+        return sys.modules[EXTENSION_ID]
+    # Not installed: load this checkout as the package "oneshot3d" and register it.
+    spec = importlib.util.spec_from_file_location(
+        EXTENSION_ID, CHECKOUT / "__init__.py", submodule_search_locations=[str(CHECKOUT)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[EXTENSION_ID] = module
+    spec.loader.exec_module(module)
+    module.register()
+    return module
+
+
+def script_argv() -> list[str]:
+    """Arguments after ``--`` under ``blender --python``, else the plain command line."""
+    if "--" in sys.argv:
+        return sys.argv[sys.argv.index("--") + 1 :]
+    return sys.argv[1:]
+
+
+def main() -> int:
+    extension = ensure_extension()
+    cli_args = importlib.import_module(extension.__name__ + ".operators.cli_args")
+    headless = importlib.import_module(extension.__name__ + ".operators.headless")
+    args = cli_args.build_parser("oneshot3d.py").parse_args(script_argv())
+    return int(headless.run(args))
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    # Under `blender --python`, sys.exit from a script does not end Blender with that code
+    # unless Python exits; os._exit would skip Blender's cleanup, so sys.exit is right here.
+    sys.exit(code)
