@@ -91,7 +91,7 @@ def test_good_download_is_verified_and_reports_progress(entry: ModelInfo, tmp_pa
     assert path.read_bytes() == PAYLOAD
     assert _leftovers(tmp_path) == [entry.filename]  # no .part left behind
     assert calls[0] == (0, len(PAYLOAD)) and calls[-1] == (len(PAYLOAD), len(PAYLOAD))
-    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    assert all(a[0] <= b[0] for a, b in zip(calls[:-1], calls[1:], strict=True))
     assert models.resolve_model(NAME, cache_dir=tmp_path) == path
 
 
@@ -280,6 +280,9 @@ def test_pickle_with_code_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="Refusing to load"):
         models.safe_torch_load(path)
     assert not marker.exists()
+    # The payload is real: a plain (unsafe) load would have run it.
+    torch.load(path, weights_only=False)
+    assert marker.is_dir()
 
 
 def test_plain_state_dict_loads(tmp_path: Path) -> None:
