@@ -496,8 +496,8 @@ def make_trajectory(
 
     ``amplitude`` None = the preset's default (:data:`DEFAULT_AMPLITUDES`), else a fraction of
     ``focus_depth`` (or degrees of parallax with ``amplitude_unit="DEGREES"``, lateral presets
-    only). ``easing`` None = LINEAR for SWING/VERTICAL/CIRCLE/CUSTOM (constant-speed sinusoids,
-    user timing) and EASE_IN_OUT for the others. In loops easing warps time within each cycle
+    only). ``easing`` None = LINEAR for looping SWING/VERTICAL/CIRCLE (constant-speed
+    sinusoids) and CUSTOM (the user's timing), EASE_IN_OUT for everything else. In loops easing warps time within each cycle
     (ping-pong paths ease at both turning points). ``disparity`` (optional, any size) and
     ``near_depth`` (distance of the nearest point, default ``focus_depth``) drive KEN_BURNS.
 
@@ -524,7 +524,10 @@ def make_trajectory(
         raise SettingsError(f"frames = {frames}: must be between 2 and 1000000.")
     _check_positive("focus_depth", focus_depth, "Blender units, the subject's distance")
     if easing is None:
-        easing = "LINEAR" if preset in PERIODIC_PRESETS + ("CUSTOM",) else "EASE_IN_OUT"
+        # Periodic loops are sinusoids already (smooth everywhere); CUSTOM keeps the user's
+        # timing; everything else starts and stops, so it eases.
+        plain = preset == "CUSTOM" or (loop and preset in PERIODIC_PRESETS)
+        easing = "LINEAR" if plain else "EASE_IN_OUT"
     easing = _check_choice("easing", easing, EASINGS)
     amp = _resolve_amplitude(preset, amplitude, amplitude_unit)
     if near_depth is not None:
@@ -546,8 +549,14 @@ def make_trajectory(
     a = amp * z_f
     loc = np.zeros((count, 3))
     factor = np.ones(count)
-    target = np.tile([0.0, 0.0, -z_f], (count, 1))
     rotation: np.ndarray | None = None
+    common: dict[str, Any] = {
+        "frames": frames,
+        "loop": loop,
+        "preset": preset,
+        "focus_depth": z_f,
+        "includes_end": include_end,
+    }
 
     if preset == "CUSTOM":
         if keyframes is not None and not isinstance(keyframes, (list, tuple)):
@@ -588,8 +597,25 @@ def make_trajectory(
             plan = plan_ken_burns(disparity, amp, z_f, near_depth, ken_burns_zoom, fov_degrees)
             loc = u[:, None] * np.asarray(plan.translation)[None, :]
             factor = plan.zoom**u  # geometric: a constant perceived zoom speed
-            target = _framing_target(plan, u, z_f, disparity, fov_degrees)
+            return _ken_burns_trajectory(
+                plan, u, loc, factor, z_f, disparity, fov_degrees, pivot, common
+            )
 
+    target = np.tile([0.0, 0.0, -z_f], (count, 1))
+    return _assemble(loc, factor, target, rotation, pivot, common)
+
+
+def _assemble(
+    loc: np.ndarray,
+    factor: np.ndarray | float,
+    target: np.ndarray,
+    rotation: np.ndarray | None,
+    pivot: str,
+    common: dict[str, Any],
+) -> Trajectory:
+    """Orientation and lens shift from the pivot setting, then the Trajectory."""
+    count = len(loc)
+    factor = np.asarray(factor, np.float64) * np.ones(count)
     shifts = np.zeros((count, 2))
     if rotation is None:
         if pivot == "ROTATE":
@@ -597,32 +623,59 @@ def make_trajectory(
         else:
             rotation = np.zeros((count, 3))
             if pivot == "SHIFT":
-                # Keep the focus target where it was: principal point moves onto it.
-                depth = -(target[:, 2] - loc[:, 2])
+                # Keep the focus target where it was: the principal point moves onto it.
+                depth = loc[:, 2] - target[:, 2]
                 shifts = factor[:, None] * (target[:, :2] - loc[:, :2]) / depth[:, None]
     return Trajectory(
         locations=loc,
         rotations=rotation,
-        focal_factors=np.asarray(factor, np.float64) * np.ones(count),
-        frames=frames,
-        loop=loop,
-        preset=preset,
-        focus_depth=z_f,
+        focal_factors=factor,
         shifts=shifts,
-        includes_end=include_end,
         pivot=pivot,
+        **common,
     )
 
 
+def _ken_burns_trajectory(
+    plan: KenBurnsPlan,
+    u: np.ndarray,
+    loc: np.ndarray,
+    factor: np.ndarray,
+    z_f: float,
+    disparity: np.ndarray | None,
+    fov: float,
+    pivot: str,
+    common: dict[str, Any],
+) -> Trajectory:
+    """Ken Burns poses; the re-centring is pulled back towards the middle when a turned
+    camera's keystone would show past the photo's border (a shifted lens never does)."""
+    h, w = np.asarray(disparity).shape[:2] if disparity is not None else (2, 3)
+
+    def build(scale: float) -> Trajectory:
+        target = _framing_target(plan, u * scale, z_f, w, h, fov)
+        return _assemble(loc, factor, target, None, pivot, common)
+
+    def need(traj: Trajectory) -> float:
+        try:
+            return border_zoom(traj, w, h, fov)
+        except SettingsError:
+            return math.inf
+
+    traj = build(1.0)
+    if plan.centre == (0.0, 0.0) or need(traj) <= 1.0 + 1e-3:
+        return traj
+    lo, hi = 0.0, 1.0  # bisect the largest re-centring that still fits
+    for _ in range(16):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if need(build(mid)) <= 1.0 + 1e-3 else (lo, mid)
+    return build(lo)
+
+
 def _framing_target(
-    plan: KenBurnsPlan, u: np.ndarray, z_f: float, disparity: np.ndarray | None, fov: float
+    plan: KenBurnsPlan, u: np.ndarray, z_f: float, w: int, h: int, fov: float
 ) -> np.ndarray:
     """Look-at points for Ken Burns: the focus-depth point on the ray through the framing
     centre, moving from the photo's centre (u = 0) to the plan's centre (u = 1)."""
-    if disparity is not None:
-        h, w = np.asarray(disparity).shape[:2]
-    else:
-        w, h = 3, 2
     tan_half = math.tan(math.radians(fov) / 2.0)
     half_w = w / max(w, h) * tan_half  # tangent of the half-angle across each axis
     half_h = h / max(w, h) * tan_half
