@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import PipelineError
+from .errors import PipelineError, SettingsError
 from .settings import PipelineSettings
 
 DEFAULT_BACKEND = "depth-anything-v2-small"
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .depth.cache import import_backend_module
+    from .depth.cache import native_estimator
     from .image_io import read_photo
 
     settings = PipelineSettings(
@@ -86,10 +86,14 @@ def _run(args: argparse.Namespace) -> int:
         model_dir=args.model_dir,
         device=args.device,
     ).validate()
-    module = import_backend_module(args.backend)
+    output = Path(args.output)
+    if not (output.parent if str(output.parent) else Path(".")).is_dir():
+        # Checked before the network runs, not after.
+        raise SettingsError(f"-o/--output: the folder '{output.parent}' does not exist.")
+    estimate_native = native_estimator(args.backend)
     photo = read_photo(args.photo)
     start = time.perf_counter()
-    disparity = np.asarray(module.estimate_native(photo, settings), dtype=np.float32)
+    disparity = np.asarray(estimate_native(photo, settings), dtype=np.float32)
     if args.full_res and disparity.shape != (photo.height, photo.width):
         # Every backend exposes estimate_native; resizing here treats them all alike.
         disparity = cv2.resize(
@@ -97,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     seconds = time.perf_counter() - start
     disparity = np.ascontiguousarray(disparity, dtype=np.float32)
-    _save_atomic(Path(args.output), disparity)
+    _save_atomic(output, disparity)
     h, w = disparity.shape
     print(
         f"{args.output}: {w}x{h} disparity from {args.backend} "

@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -35,33 +36,46 @@ if TYPE_CHECKING:
     from ..image_io import Photo
     from ..settings import PipelineSettings
 
-# backend name -> module that registers it (relative to this package, or absolute).
-BACKEND_MODULES: dict[str, str] = {
-    "tiefenrausch": ".tiefenrausch",
-    "tiefenrausch-exact": ".tiefenrausch",
-    "depth-anything-v2-small": ".depth_anything_v2",
-    "depth-anything-v2-base": ".depth_anything_v2",
-    "depth-anything-v2-large": ".depth_anything_v2",
+# backend name -> (module that registers it, relative to this package or absolute; name of
+# its function (photo, settings) -> disparity on the backend's own output grid).
+BACKEND_MODULES: dict[str, tuple[str, str]] = {
+    "tiefenrausch": (".tiefenrausch", "estimate_native"),
+    "tiefenrausch-exact": (".tiefenrausch", "estimate_native_exact"),
+    "depth-anything-v2-small": (".depth_anything_v2", "estimate_native"),
+    "depth-anything-v2-base": (".depth_anything_v2", "estimate_native"),
+    "depth-anything-v2-large": (".depth_anything_v2", "estimate_native"),
 }
 
 # Bump when the stored format or a backend's output changes, so old entries are not reused.
 CACHE_VERSION = 1
 DEFAULT_MAX_BYTES = 1 << 30  # oldest entries are removed beyond this total size
 
+NativeFn = Callable[["Photo", "PipelineSettings"], np.ndarray]
+
 
 def import_backend_module(name: str) -> ModuleType:
     """Import (and so register) the module of backend ``name``. SettingsError when unknown or
     when its module cannot be imported (the message says why)."""
-    module = BACKEND_MODULES.get(name)
-    if module is None:
+    if name not in BACKEND_MODULES:
         known = ", ".join(sorted(set(BACKEND_MODULES) | set(BACKENDS)))
         raise SettingsError(f"Unknown depth backend {name!r}; choose one of: {known}")
+    module = BACKEND_MODULES[name][0]
     try:
         return importlib.import_module(module, __package__ if module.startswith(".") else None)
     except ImportError as e:
         raise SettingsError(
             f"The depth backend {name!r} is not available in this installation ({e})."
         ) from None
+
+
+def native_estimator(name: str) -> NativeFn:
+    """Backend ``name``'s function (photo, settings) -> disparity on its own output grid (for
+    Tiefenrausch the official script's grid)."""
+    module = import_backend_module(name)
+    function = getattr(module, BACKEND_MODULES[name][1], None)
+    if function is None:
+        raise SettingsError(f"The depth backend {name!r} has no native-resolution output.")
+    return function  # type: ignore[no-any-return]
 
 
 def backend_for(name: str) -> DepthBackend:
@@ -161,21 +175,28 @@ def _checked(disparity: np.ndarray, shape: tuple[int, int], name: str) -> np.nda
 
 
 def _load(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    if not path.is_file():
+        return None
     try:
         data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        return None
     except (OSError, ValueError, EOFError):
-        path.unlink(missing_ok=True)  # damaged entry: recompute
+        _discard(path)  # damaged entry: recompute
         return None
     if data.shape != shape or data.dtype != np.float32 or not np.isfinite(data).all():
-        path.unlink(missing_ok=True)
+        _discard(path)
         return None
     try:
         os.utime(path)  # most recently used: pruned last
     except OSError:
         pass
     return data
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _store(path: Path, disparity: np.ndarray) -> bool:

@@ -172,9 +172,10 @@ def _input_size(settings: "PipelineSettings") -> int:
 
 def _estimate_native(backend: str, photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
     encoder, model_name = BACKEND_ENCODERS[backend]
+    input_size = _input_size(settings)  # settings first: no model load for a bad setting
     path = resolve_model(model_name, settings.model_dir)
     model = load_model(path, encoder, settings.device)
-    return predict(model, photo.rgb, _input_size(settings))
+    return predict(model, photo.rgb, input_size)
 
 
 def _to_photo(disparity: np.ndarray, photo: "Photo") -> np.ndarray:
