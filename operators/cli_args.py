@@ -22,7 +22,9 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
     )
     parser.add_argument("--depth-threshold", type=float, default=0.04)
     parser.add_argument("--depth-scale", type=float, default=1.0)
-    parser.add_argument("--fov", type=float, default=0.0, help="degrees across the long side; 0 = EXIF/default")
+    parser.add_argument(
+        "--fov", type=float, default=0.0, help="degrees across the long side; 0 = EXIF/default"
+    )
     parser.add_argument("--material", choices=("emission", "principled"), default="emission")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples for renders")
     parser.add_argument("--no-preview", action="store_true", help="skip the preview render")

@@ -16,17 +16,20 @@ PREVIEW_LONG_SIDE = 1024
 
 def configure_cycles(scene: bpy.types.Scene, samples: int) -> None:
     """Settings suited to an unlit 3D photo: CPU, few samples, no denoising."""
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = samples
-    scene.cycles.use_denoising = False
-    scene.cycles.use_adaptive_sampling = False
+    scene.render.engine = "CYCLES"  # type: ignore[assignment]  # stubs list built-in engines only
+    cycles = scene.cycles  # type: ignore[attr-defined]  # Cycles registers its settings at runtime
+    cycles.device = "CPU"
+    cycles.samples = samples
+    cycles.use_denoising = False
+    cycles.use_adaptive_sampling = False
     scene.render.use_persistent_data = True
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
 
 
-def render_still(scene: bpy.types.Scene, path: Path, samples: int, long_side: int | None = None) -> Path:
+def render_still(
+    scene: bpy.types.Scene, path: Path, samples: int, long_side: int | None = None
+) -> Path:
     configure_cycles(scene, samples)
     render = scene.render
     if long_side:
@@ -48,19 +51,25 @@ def save_blend(path: Path) -> None:
     os.replace(tmp, path)
 
 
-def import_one(photo: Path, args: argparse.Namespace) -> bpy.types.Object:
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    result = bpy.ops.oneshot3d.import_photo(filepath=str(photo.resolve()), **import_keywords(args))
+def import_one(photo: Path, args: argparse.Namespace) -> bpy.types.Scene:
+    """Import ``photo`` into a new empty scene; the operator's error report is raised as
+    RuntimeError."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    result = bpy.ops.oneshot3d.import_photo(  # type: ignore[attr-defined]
+        filepath=str(photo.resolve()), **import_keywords(args)
+    )
     if "FINISHED" not in result:
         raise RuntimeError(f"import of {photo} failed")
-    return bpy.context.scene.camera
+    scene = bpy.context.scene
+    assert scene is not None
+    return scene
 
 
 def run(args: argparse.Namespace) -> int:
     photo = Path(args.photo)
     out_dir = Path(args.output) / photo.stem
     try:
-        import_one(photo, args)
+        scene = import_one(photo, args)
     except RuntimeError as e:
         print(f"oneshot3d: {e}", file=sys.stderr)
         return 1
@@ -68,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     save_blend(blend)
     print(f"oneshot3d: wrote {blend}")
     if not args.no_preview:
-        png = render_still(bpy.context.scene, out_dir / f"{photo.stem}_preview.png", args.samples, PREVIEW_LONG_SIDE)
+        png = render_still(
+            scene, out_dir / f"{photo.stem}_preview.png", args.samples, PREVIEW_LONG_SIDE
+        )
         print(f"oneshot3d: wrote {png}")
     return 0

@@ -7,6 +7,7 @@ from bpy.props import EnumProperty, FloatProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
 from ..panels.properties import DEPTH_KIND_ITEMS
+from .typing_helpers import OperatorResult
 
 MATERIAL_ITEMS = (
     ("EMISSION", "Emission (unlit)", "Shows the photo's pixels as they are, unaffected by lights"),
@@ -14,7 +15,8 @@ MATERIAL_ITEMS = (
 )
 
 
-class ONESHOT3D_OT_import_photo(bpy.types.Operator, ImportHelper):
+# ImportHelper.invoke and Operator.invoke differ only in the stubs' annotations.
+class ONESHOT3D_OT_import_photo(bpy.types.Operator, ImportHelper):  # type: ignore[misc]
     """Import a photo and its depth map as a 3D photo: a textured mesh and a matching camera"""
 
     bl_idname = "oneshot3d.import_photo"
@@ -72,7 +74,7 @@ class ONESHOT3D_OT_import_photo(bpy.types.Operator, ImportHelper):
         layout.prop(self, "fov")
         layout.prop(self, "material")
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> OperatorResult:
         from ..pipeline.build import build_photo
         from ..pipeline.errors import PipelineError
         from ..pipeline.settings import PipelineSettings
@@ -88,5 +90,7 @@ class ONESHOT3D_OT_import_photo(bpy.types.Operator, ImportHelper):
         for warning in mesh.warnings:
             self.report({"WARNING"}, warning)
         result = scene_build.build_photo_objects(context, mesh, settings, material=self.material)
-        self.report({"INFO"}, f"Imported {result.mesh_object.name}: {mesh.triangle_count:,} triangles")
+        self.report(
+            {"INFO"}, f"Imported {result.mesh_object.name}: {mesh.triangle_count:,} triangles"
+        )
         return {"FINISHED"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import bpy
 import numpy as np
@@ -43,14 +43,18 @@ def build_mesh(name: str, data: "MeshData") -> bpy.types.Mesh:
     mesh.polygons.add(n_tri)
     mesh.polygons.foreach_set("loop_start", np.arange(0, 3 * n_tri, 3, dtype=np.int32))
     uv_layer = mesh.uv_layers.new(name="UVMap")
-    uv_layer.data.foreach_set("uv", np.ascontiguousarray(data.uvs[triangles.ravel()], dtype=np.float32).ravel())
+    uv_layer.data.foreach_set(
+        "uv", np.ascontiguousarray(data.uvs[triangles.ravel()], dtype=np.float32).ravel()
+    )
     for attr_name, values in data.attributes.items():
         if values.dtype in (np.bool_, np.int8):
-            attr = mesh.attributes.new(attr_name, "BOOLEAN", "POINT")
-            attr.data.foreach_set("value", values.astype(bool))
+            flags = cast(
+                bpy.types.BoolAttribute, mesh.attributes.new(attr_name, "BOOLEAN", "POINT")
+            )
+            flags.data.foreach_set("value", values.astype(bool))
         else:
-            attr = mesh.attributes.new(attr_name, "INT", "POINT")
-            attr.data.foreach_set("value", values.astype(np.int32))
+            ints = cast(bpy.types.IntAttribute, mesh.attributes.new(attr_name, "INT", "POINT"))
+            ints.data.foreach_set("value", values.astype(np.int32))
     mesh.update()
     return mesh
 
@@ -134,13 +138,13 @@ def build_photo_objects(
         mesh_object = bpy.data.objects.new(name, mesh)
         created.append(mesh_object)
         camera_object = build_camera(f"{name} Camera", data)
-        created.extend((camera_object.data, camera_object))
+        created.extend((cast(bpy.types.Camera, camera_object.data), camera_object))
         collection = bpy.data.collections.new(name)
         created.append(collection)
         collection.objects.link(mesh_object)
         collection.objects.link(camera_object)
 
-        props = mesh_object.oneshot3d
+        props = mesh_object.oneshot3d  # type: ignore[attr-defined]  # registered PropertyGroup
         props.is_photo = True
         props.source_filepath = settings.filepath
         props.depth_filepath = settings.depth_filepath
@@ -183,4 +187,3 @@ def remove_ids(ids: list[bpy.types.ID]) -> None:
             if isinstance(block, kind):
                 store.remove(block)  # type: ignore[attr-defined]
                 break
-

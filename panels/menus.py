@@ -14,9 +14,9 @@ MENUS = ((bpy.types.TOPBAR_MT_file_import, menu_func_import),)
 
 def register() -> None:
     for menu, func in MENUS:
-        menu.append(func)
+        menu.append(func)  # type: ignore[arg-type]  # Blender calls func(self, context)
 
 
 def unregister() -> None:
     for menu, func in reversed(MENUS):
-        menu.remove(func)
+        menu.remove(func)  # type: ignore[arg-type]

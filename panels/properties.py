@@ -30,8 +30,8 @@ classes = (OneShot3DPhotoSettings,)
 
 
 def register() -> None:
-    bpy.types.Object.oneshot3d = PointerProperty(type=OneShot3DPhotoSettings)
+    bpy.types.Object.oneshot3d = PointerProperty(type=OneShot3DPhotoSettings)  # type: ignore[attr-defined]
 
 
 def unregister() -> None:
-    del bpy.types.Object.oneshot3d
+    del bpy.types.Object.oneshot3d  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,7 +32,9 @@ def load_depth(photo: Photo, settings: PipelineSettings) -> DepthMap:
             raise SettingsError(
                 "No depth map given: choose a depth file (depth_filepath) or a depth backend."
             )
-        return read_depth_file(settings.depth_filepath, settings.depth_kind, (photo.width, photo.height))
+        return read_depth_file(
+            settings.depth_filepath, settings.depth_kind, (photo.width, photo.height)
+        )
     from .depth.cache import cached_estimate
 
     return DepthMap("DISPARITY", cached_estimate(photo, settings))
@@ -41,23 +43,31 @@ def load_depth(photo: Photo, settings: PipelineSettings) -> DepthMap:
 def build_mesh(
     photo: Photo, depth: DepthMap, settings: PipelineSettings, progress: ProgressFn = _no_progress
 ) -> MeshData:
-    """Geometry and texture from a photo and its depth."""
+    """Geometry and texture from a photo and its depth, routed by ``settings.mesh_mode``:
+    "LDI" (layered, inpainted), "TORN" or "RUBBER" (single-layer baselines)."""
     intrinsics = Intrinsics.choose(photo.width, photo.height, settings.fov, photo.focal_35mm)
     disp = normalise(depth.disparity())
-    z = scene_depth(depth, settings.depth_scale, settings.far_ratio)
     valid = photo.alpha >= 0.5 if photo.alpha is not None else None
-    progress("mesh", 0.6, "Building mesh")
-    vertices, triangles, uvs = grid_mesh(disp, z, intrinsics, settings.depth_threshold, valid)
-    n = vertices.shape[0]
-    return MeshData(
-        vertices=vertices,
-        triangles=triangles,
-        uvs=uvs,
-        texture=photo.rgb,
-        intrinsics=intrinsics,
-        attributes={"layer": np.zeros(n, np.int32), "inpainted": np.zeros(n, np.int8)},
-        warnings=list(depth.warnings),
-    )
+    if settings.mesh_mode != "LDI":
+        z = scene_depth(depth, settings.depth_scale, settings.far_ratio)
+        progress("mesh", 0.6, "Building mesh")
+        threshold = None if settings.mesh_mode == "RUBBER" else settings.depth_threshold
+        vertices, triangles, uvs = grid_mesh(disp, z, intrinsics, threshold, valid)
+        n = vertices.shape[0]
+        return MeshData(
+            vertices=vertices,
+            triangles=triangles,
+            uvs=uvs,
+            texture=photo.rgb,
+            intrinsics=intrinsics,
+            attributes={"layer": np.zeros(n, np.int32), "inpainted": np.zeros(n, np.int8)},
+            warnings=list(depth.warnings),
+        )
+    from .ldi_pipeline import build_ldi_mesh
+
+    mesh = build_ldi_mesh(photo.rgb, disp, depth, settings, intrinsics, valid, progress)
+    mesh.warnings = list(depth.warnings) + mesh.warnings
+    return mesh
 
 
 def build_photo(settings: PipelineSettings, progress: ProgressFn = _no_progress) -> MeshData:

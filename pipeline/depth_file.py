@@ -57,7 +57,9 @@ def _read_raw(path: str) -> np.ndarray:
         try:
             data = np.load(path, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
-            raise DepthFileError(f"Cannot read depth map '{path}': not a valid .npy file ({e}).") from None
+            raise DepthFileError(
+                f"Cannot read depth map '{path}': not a valid .npy file ({e})."
+            ) from None
     else:
         if suffix == ".exr":
             # OpenCV reads EXR only when allowed before cv2 is first imported.
@@ -66,7 +68,11 @@ def _read_raw(path: str) -> np.ndarray:
 
         with open(path, "rb") as f:
             buffer = np.frombuffer(f.read(), np.uint8)
-        data = cv2.imdecode(buffer, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_UNCHANGED) if buffer.size else None
+        data = (
+            cv2.imdecode(buffer, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_UNCHANGED)
+            if buffer.size
+            else None
+        )
         if data is None:
             raise DepthFileError(
                 f"Cannot read depth map '{path}': not an image OpenCV can decode "
@@ -95,7 +101,9 @@ def _repair(path: str, values: np.ndarray, kind: str) -> tuple[np.ndarray, list[
     warnings = []
     if fraction > 0:
         values = _fill_nearest(values, invalid)
-        warnings.append(f"Depth map '{path}': filled {invalid.sum()} {what} pixels from their neighbours.")
+        warnings.append(
+            f"Depth map '{path}': filled {invalid.sum()} {what} pixels from their neighbours."
+        )
     lo, hi = float(values.min()), float(values.max())
     if hi - lo <= 1e-6 * max(abs(hi), 1e-12):
         raise DepthFileError(
@@ -129,7 +137,9 @@ def _resize(values: np.ndarray, size: tuple[int, int], kind: str) -> np.ndarray:
     # (averaging depth would push intermediate values towards the far side).
     disparity = 1.0 / values if kind == "DEPTH" else values
     shrinking = size[0] < values.shape[1]
-    resized = cv2.resize(disparity, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        disparity, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
     if kind == "DEPTH":
         return (1.0 / resized).astype(np.float32)
     return resized.astype(np.float32)

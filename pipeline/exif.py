@@ -15,13 +15,24 @@ TAG_EXIF_IFD = 0x8769
 TAG_FOCAL_35MM = 0xA405
 
 # TIFF field type -> (struct code, size)
-_TYPES = {1: ("B", 1), 3: ("H", 2), 4: ("I", 4), 5: ("II", 8), 7: ("B", 1), 9: ("i", 4), 10: ("ii", 8)}
+_TYPES = {
+    1: ("B", 1),
+    3: ("H", 2),
+    4: ("I", 4),
+    5: ("II", 8),
+    7: ("B", 1),
+    9: ("i", 4),
+    10: ("ii", 8),
+}
 
 
 @dataclass(frozen=True)
 class ExifInfo:
     orientation: int = 1  # 1..8 as in the EXIF standard; 1 = as stored
     focal_35mm: float | None = None
+    # Byte offset of the orientation value inside the TIFF block (for TIFF files: the file).
+    orientation_offset: int | None = None
+    big_endian: bool = False
 
 
 def read_exif(data: bytes) -> ExifInfo:
@@ -74,7 +85,8 @@ def _find_tiff_block(data: bytes) -> bytes | None:
 def _parse_tiff(block: bytes) -> ExifInfo:
     endian = "<" if block[:2] == b"II" else ">"
     (ifd0,) = struct.unpack(endian + "I", block[4:8])
-    tags = _read_ifd(block, ifd0, endian)
+    offsets: dict[int, int] = {}
+    tags = _read_ifd(block, ifd0, endian, offsets)
     orientation = int(tags.get(TAG_ORIENTATION, 1))
     focal = None
     if TAG_EXIF_IFD in tags:
@@ -84,11 +96,19 @@ def _parse_tiff(block: bytes) -> ExifInfo:
             focal = float(value)
     if not 1 <= orientation <= 8:
         orientation = 1
-    return ExifInfo(orientation=orientation, focal_35mm=focal)
+    return ExifInfo(
+        orientation=orientation,
+        focal_35mm=focal,
+        orientation_offset=offsets.get(TAG_ORIENTATION),
+        big_endian=endian == ">",
+    )
 
 
-def _read_ifd(block: bytes, offset: int, endian: str) -> dict[int, float]:
-    """First value of every numeric entry of one IFD."""
+def _read_ifd(
+    block: bytes, offset: int, endian: str, offsets: dict[int, int] | None = None
+) -> dict[int, float]:
+    """First value of every numeric entry of one IFD (and, in ``offsets``, where inline
+    values are stored)."""
     (count,) = struct.unpack(endian + "H", block[offset : offset + 2])
     values: dict[int, float] = {}
     for i in range(min(count, 1000)):
@@ -98,6 +118,8 @@ def _read_ifd(block: bytes, offset: int, endian: str) -> dict[int, float]:
             continue
         code, size = _TYPES[kind]
         raw = entry[8:12]
+        if offsets is not None and size <= 4:
+            offsets[tag] = offset + 2 + 12 * i + 8
         if size > 4:
             (ptr,) = struct.unpack(endian + "I", raw)
             raw = block[ptr : ptr + size]

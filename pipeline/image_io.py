@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ImageReadError
-from .exif import read_exif
+from .errors import ImageReadError, PipelineError
+from .exif import ExifInfo, read_exif
 
 SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 
@@ -52,14 +52,16 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     path = os.fspath(path)
     data = _read_bytes(path, "photo")
     _check_complete(path, data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    exif = read_exif(data)
+    image = cv2.imdecode(
+        np.frombuffer(_without_tiff_orientation(data, exif), np.uint8), cv2.IMREAD_UNCHANGED
+    )
     if image is None or image.size == 0:
         raise ImageReadError(
             f"Cannot read photo '{path}': not an image in a supported format "
             f"({', '.join(SUPPORTED_SUFFIXES)})."
         )
     rgb, alpha = _to_rgb(path, image)
-    exif = read_exif(data)
     rgb = apply_orientation(rgb, exif.orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, exif.orientation)
@@ -94,6 +96,22 @@ def _check_complete(path: str, data: bytes) -> None:
         raise ImageReadError(
             f"Cannot read photo '{path}': the file is truncated (incomplete download or copy?)."
         )
+
+
+def _without_tiff_orientation(data: bytes, exif: ExifInfo) -> bytes:
+    """OpenCV's TIFF decoder applies some orientations itself and fails on transposing ones;
+    hand it the file with orientation 1 and apply the EXIF orientation here, as for every
+    other format."""
+    if (
+        exif.orientation == 1
+        or exif.orientation_offset is None
+        or data[:4] not in (b"II*\x00", b"MM\x00*")
+    ):
+        return data
+    patched = bytearray(data)
+    at = exif.orientation_offset
+    patched[at : at + 2] = (1).to_bytes(2, "big" if exif.big_endian else "little")
+    return bytes(patched)
 
 
 def _to_rgb(path: str, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -151,11 +169,17 @@ def write_image_atomic(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     """Write RGB(A) uint8/uint16 to PNG (fast compression) via a temporary file and rename,
     so an interrupted write never leaves a half-written texture."""
     path = Path(path)
+    if rgb.dtype not in (np.uint8, np.uint16) or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise PipelineError(
+            f"Cannot write '{path}': expected uint8/uint16 RGB(A), got {rgb.dtype} {rgb.shape}."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     bgr = rgb[:, :, 2::-1] if rgb.shape[2] == 3 else rgb[:, :, [2, 1, 0, 3]]
-    ok, encoded = cv2.imencode(path.suffix or ".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    ok, encoded = cv2.imencode(
+        path.suffix or ".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    )
     if not ok:
-        raise ImageReadError(f"Cannot encode image for '{path}'.")
+        raise PipelineError(f"Cannot encode image for '{path}'.")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -35,9 +35,7 @@ class Intrinsics:
         return cls(width, height, fx, width / 2.0, height / 2.0)
 
     @classmethod
-    def choose(
-        cls, width: int, height: int, fov: float, focal_35mm: float | None
-    ) -> "Intrinsics":
+    def choose(cls, width: int, height: int, fov: float, focal_35mm: float | None) -> "Intrinsics":
         """User's FOV if given (non-zero), else EXIF's 35 mm focal length, else the default."""
         if fov > 0:
             return cls.from_fov(width, height, fov)
@@ -47,7 +45,9 @@ class Intrinsics:
 
     def scaled(self, width: int, height: int) -> "Intrinsics":
         s = max(width, height) / max(self.width, self.height)
-        return Intrinsics(width, height, self.fx * s, self.cx * width / self.width, self.cy * height / self.height)
+        return Intrinsics(
+            width, height, self.fx * s, self.cx * width / self.width, self.cy * height / self.height
+        )
 
     def blender_lens(self, sensor_mm: float = 36.0) -> float:
         """Lens (mm) for a camera whose sensor_mm spans the longer image side."""

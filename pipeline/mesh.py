@@ -21,9 +21,7 @@ def pixel_positions(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def unproject(
-    xs: np.ndarray, ys: np.ndarray, z: np.ndarray, intrinsics: Intrinsics
-) -> np.ndarray:
+def unproject(xs: np.ndarray, ys: np.ndarray, z: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     """Image positions (pixels, y down) and camera-axis distances -> Blender camera-frame
     points (+X right, +Y up, the camera looks down -Z)."""
     inv_f = np.float32(1.0 / intrinsics.fx)
@@ -78,6 +76,9 @@ def grid_mesh(
         keep2 = keep2 & v_br & np.where(main_diag, v_tl & v_tr, v_tr & v_bl)
 
     tri1 = np.stack([tl, bl, np.where(main_diag, br, tr)], axis=-1)
-    tri2 = np.stack([np.where(main_diag, tl, tr), np.where(main_diag, br, bl), np.where(main_diag, tr, br)], axis=-1)
+    tri2 = np.stack(
+        [np.where(main_diag, tl, tr), np.where(main_diag, br, bl), np.where(main_diag, tr, br)],
+        axis=-1,
+    )
     triangles = np.concatenate([tri1[keep1], tri2[keep2]]).astype(np.int32, copy=False)
     return vertices, triangles, uvs.reshape(-1, 2)

@@ -8,12 +8,14 @@ truth. ``PipelineSettings.from_keywords`` accepts the operator's ``as_keywords()
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .errors import SettingsError
 
 DEPTH_KINDS = ("DEPTH", "DISPARITY")
+MESH_MODES = ("LDI", "TORN", "RUBBER")
 
 # Field of view used when neither the user nor EXIF gives one: focal length = max(W, H)
 # pixels, i.e. 2*atan(0.5) = 53.13 degrees across the longer side (as in Shih et al. 2020).
@@ -44,6 +46,35 @@ class PipelineSettings:
     depth_scale: float = 1.0
     # DISPARITY maps only: the farthest point is at most this many times the nearest.
     far_ratio: float = 30.0
+    # --- layered depth image (issue 3) -------------------------------------------------------
+    # "LDI": layered mesh with background grown and inpainted behind foreground edges;
+    # "TORN": single layer cut at discontinuities (holes appear); "RUBBER": single layer, never
+    # cut (edges stretch).
+    mesh_mode: str = "LDI"
+    # Weighted median (colour-guided) that sharpens depth edges: window size (odd, 0 = off)
+    # and number of passes.
+    median_size: int = 5
+    median_iterations: int = 1
+    # Depth-edge pieces shorter than this (pixels at a 1024 px long side; scaled with the
+    # image) are dropped so that depth noise does not tear the mesh.
+    min_edge_length: float = 15.0
+    # Background grown behind foreground edges, as a fraction of the longer image side
+    # (0.06 = ~60 px at 1000 px).
+    extension: float = 0.06
+    # Scene extended beyond the photo's frame on every side, fraction of the longer side.
+    frame_margin: float = 0.06
+    # Width of the background context band the inpainter reads, fraction of the longer side.
+    context_band: float = 0.08
+    # Number of grown layers (nesting depth: 2 = an object in front of an object in front of
+    # a wall).
+    ldi_layers: int = 2
+    # Inpainter for grown pixels: "pushpull" (default), "telea", "fsr" or "file:PATH" to a
+    # TorchScript model (see pipeline.inpaint).
+    inpainter: str = "pushpull"
+    # Simplification: maximum relative depth error of flat blocks (0 = full resolution) and
+    # block size in pixels (0 = automatic: 8 below 4 MP, 16 above).
+    simplify_tolerance: float = 0.002
+    simplify_block: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -106,5 +137,44 @@ RULES: dict[str, tuple[type | tuple[type, ...], Callable[[Any], bool], str]] = {
         lambda v: _number(v) and 1.5 <= v <= 10000.0,
         "must be between 1.5 and 10000",
     ),
+    "mesh_mode": (str, lambda v: v in MESH_MODES, f"must be one of {', '.join(MESH_MODES)}"),
+    "median_size": (
+        int,
+        lambda v: v == 0 or (3 <= v <= 9 and v % 2 == 1),
+        "must be 0 (off) or an odd window size from 3 to 9",
+    ),
+    "median_iterations": (int, lambda v: 0 <= v <= 5, "must be between 0 and 5"),
+    "min_edge_length": (
+        (int, float),
+        lambda v: _number(v) and 0.0 <= v <= 500.0,
+        "must be between 0 and 500 pixels",
+    ),
+    "extension": (
+        (int, float),
+        lambda v: _number(v) and 0.0 <= v <= 0.3,
+        "must be between 0 and 0.3 (fraction of the longer image side)",
+    ),
+    "frame_margin": (
+        (int, float),
+        lambda v: _number(v) and 0.0 <= v <= 0.25,
+        "must be between 0 and 0.25 (fraction of the longer image side)",
+    ),
+    "context_band": (
+        (int, float),
+        lambda v: _number(v) and 0.005 <= v <= 0.5,
+        "must be between 0.005 and 0.5 (fraction of the longer image side)",
+    ),
+    "ldi_layers": (int, lambda v: 0 <= v <= 4, "must be between 0 and 4"),
+    "inpainter": (
+        str,
+        lambda v: v in ("pushpull", "telea", "fsr") or v.startswith("file:") or bool(v),
+        "must name an inpainter (pushpull, telea, fsr) or file:PATH",
+    ),
+    "simplify_tolerance": (
+        (int, float),
+        lambda v: _number(v) and 0.0 <= v <= 0.05,
+        "must be between 0 (full resolution) and 0.05",
+    ),
+    "simplify_block": (int, lambda v: v in (0, 1, 2, 4, 8, 16), "must be 0 (auto), 1, 2, 4, 8 or 16"),
     "extras": (dict, lambda v: True, "must be a dict"),
 }

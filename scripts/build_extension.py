@@ -18,7 +18,9 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WHEEL_RE = re.compile(r"^(?P<dist>[^-]+)-(?P<ver>[^-]+)-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$")
+WHEEL_RE = re.compile(
+    r"^(?P<dist>[^-]+)-(?P<ver>[^-]+)-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
+)
 
 
 def blender_ext_tool() -> Path:
@@ -47,14 +49,27 @@ def download_wheels(manifest: dict, wheels_dir: Path) -> None:
         # A multi-tag platform such as manylinux_2_17_x86_64.manylinux2014_x86_64: any one works.
         platform = m["plat"].split(".")[-1]
         cmd = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-            "--platform", platform, "--python-version", "3.11", "--dest", str(wheels_dir),
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            platform,
+            "--python-version",
+            "3.11",
+            "--dest",
+            str(wheels_dir),
             f"{m['dist']}=={m['ver']}",
         ]
         print("downloading", name, flush=True)
         subprocess.run(cmd, check=True)
         if not (wheels_dir / name).exists():
-            sys.exit(f"pip did not produce {name}; found: {sorted(p.name for p in wheels_dir.iterdir())}")
+            sys.exit(
+                f"pip did not produce {name}; found: {sorted(p.name for p in wheels_dir.iterdir())}"
+            )
 
 
 def run_tool(tool: Path, *args: str) -> None:
@@ -84,7 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for old in args.output_dir.glob(f"{manifest.get('id', '*')}-*.zip"):
         old.unlink()
-    run_tool(tool, "build", "--source-dir", str(args.source_dir), "--output-dir", str(args.output_dir), "--split-platforms")
+    run_tool(
+        tool,
+        "build",
+        "--source-dir",
+        str(args.source_dir),
+        "--output-dir",
+        str(args.output_dir),
+        "--split-platforms",
+    )
     zips = sorted(args.output_dir.glob("*.zip"))
     if not zips:
         sys.exit("blender_ext build wrote no zip")

@@ -68,16 +68,29 @@ def build_scene(width: int, height: int):
         return obj
 
     bpy.ops.mesh.primitive_plane_add(size=30, location=(0, 0, -12))
-    add(bpy.context.object, textured_material("Wall", (0.75, 0.45, 0.3), (0.55, 0.55, 0.5), 6.0, "brick"))
+    add(
+        bpy.context.object,
+        textured_material("Wall", (0.75, 0.45, 0.3), (0.55, 0.55, 0.5), 6.0, "brick"),
+    )
     bpy.ops.mesh.primitive_plane_add(size=30, location=(0, -2.2, -8), rotation=(-math.pi / 2, 0, 0))
     add(bpy.context.object, textured_material("Floor", (0.2, 0.3, 0.45), (0.8, 0.8, 0.75), 12.0))
-    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, location=(-1.5, -0.4, -5.5), segments=48, ring_count=24)
+    bpy.ops.mesh.primitive_uv_sphere_add(
+        radius=1.0, location=(-1.5, -0.4, -5.5), segments=48, ring_count=24
+    )
     bpy.ops.object.shade_smooth()
-    add(bpy.context.object, textured_material("Sphere", (0.9, 0.2, 0.15), (0.95, 0.85, 0.2), 4.0, "noise"))
+    add(
+        bpy.context.object,
+        textured_material("Sphere", (0.9, 0.2, 0.15), (0.95, 0.85, 0.2), 4.0, "noise"),
+    )
     bpy.ops.mesh.primitive_cube_add(size=1.4, location=(1.7, -0.9, -7.0), rotation=(0.0, 0.6, 0.0))
     add(bpy.context.object, textured_material("Cube", (0.1, 0.6, 0.3), (0.9, 0.9, 0.9), 3.0))
-    bpy.ops.mesh.primitive_cylinder_add(radius=0.3, depth=3.0, location=(0.4, -0.5, -3.8), rotation=(math.pi / 2, 0, 0))
-    add(bpy.context.object, textured_material("Post", (0.3, 0.25, 0.6), (0.7, 0.6, 0.9), 8.0, "noise"))
+    bpy.ops.mesh.primitive_cylinder_add(
+        radius=0.3, depth=3.0, location=(0.4, -0.5, -3.8), rotation=(math.pi / 2, 0, 0)
+    )
+    add(
+        bpy.context.object,
+        textured_material("Post", (0.3, 0.25, 0.6), (0.7, 0.6, 0.9), 8.0, "noise"),
+    )
 
     sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", "SUN"))
     sun.data.energy = 6.0
@@ -119,7 +132,9 @@ def ray_cast_depth(scene, width: int, height: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parents[1] / "samples")
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).resolve().parents[1] / "samples"
+    )
     parser.add_argument("--width", type=int, default=384)
     parser.add_argument("--height", type=int, default=288)
     args = parser.parse_args(argv)
@@ -136,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         print("some pixels see no surface", file=sys.stderr)
         return 1
     np.save(args.output / "sample_depth.npy", depth)
-    print(f"wrote {args.output / 'sample.png'} and sample_depth.npy, depth {depth.min():.2f}..{depth.max():.2f}")
+    print(
+        f"wrote {args.output / 'sample.png'} and sample_depth.npy, depth {depth.min():.2f}..{depth.max():.2f}"
+    )
     return 0
 
 

@@ -20,13 +20,20 @@ EXTENSION_ID = "oneshot3d"
 def ensure_extension() -> ModuleType:
     """The extension's package, registered in this Blender session."""
     import addon_utils
-    import bpy
+    import bpy  # first: importing bpy puts Blender's own modules (addon_utils) on the path
 
     for name, module in sys.modules.items():
-        if name.endswith("." + EXTENSION_ID) and name.startswith("bl_ext.") and hasattr(bpy.types, "ONESHOT3D_OT_import_photo"):
+        if (
+            name.endswith("." + EXTENSION_ID)
+            and name.startswith("bl_ext.")
+            and hasattr(bpy.types, "ONESHOT3D_OT_import_photo")
+        ):
             return module
     for repo in bpy.context.preferences.extensions.repos:
-        if repo.enabled and (Path(repo.directory) / EXTENSION_ID / "blender_manifest.toml").exists():
+        if (
+            repo.enabled
+            and (Path(repo.directory) / EXTENSION_ID / "blender_manifest.toml").exists()
+        ):
             name = f"bl_ext.{repo.module}.{EXTENSION_ID}"
             addon_utils.enable(name, default_set=True)
             if name in sys.modules and hasattr(bpy.types, "ONESHOT3D_OT_import_photo"):

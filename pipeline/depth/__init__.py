@@ -8,5 +8,5 @@ from .base import BACKENDS, DepthBackend, estimate, get_backend, register
 
 __all__ = ["BACKENDS", "DepthBackend", "estimate", "get_backend", "register"]
 
-# Importing the modules registers their backends.
-from . import file_backend  # noqa: E402,F401
+# Importing the modules registers their backends; none of them imports torch until it runs.
+from . import depth_anything_v2, file_backend, tiefenrausch  # noqa: E402,F401

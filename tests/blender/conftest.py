@@ -15,7 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _platform_tag() -> str:
-    machine = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine().lower()]
+    machine = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}[
+        platform.machine().lower()
+    ]
     system = {"linux": "linux", "darwin": "macos", "windows": "windows"}[platform.system().lower()]
     return f"{system}_{machine}"
 
@@ -23,7 +25,10 @@ def _platform_tag() -> str:
 @pytest.fixture(scope="session")
 def extension_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--output-dir", str(out)], check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_extension.py"), "--output-dir", str(out)],
+        check=True,
+    )
     zips = list(out.glob(f"oneshot3d-*-{_platform_tag()}.zip"))
     assert len(zips) == 1, sorted(p.name for p in out.iterdir())
     return zips[0]

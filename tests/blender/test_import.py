@@ -53,7 +53,9 @@ def test_import_builds_mesh_material_camera(empty_scene, sample_photo, sample_de
     assert scene.camera == cam_obj
     assert (scene.render.resolution_x, scene.render.resolution_y) == (w, h)
     # Default FOV (no EXIF): focal length = long side in pixels -> 53.13 degrees.
-    assert math.isclose(math.degrees(cam_obj.data.angle), 2 * math.degrees(math.atan(0.5)), rel_tol=1e-4)
+    assert math.isclose(
+        math.degrees(cam_obj.data.angle), 2 * math.degrees(math.atan(0.5)), rel_tol=1e-4
+    )
     # Material: an image texture showing the photo, packed into the .blend.
     mat = me.materials[0]
     tex = next(n for n in mat.node_tree.nodes if n.type == "TEX_IMAGE")
@@ -106,12 +108,26 @@ def test_bad_input_leaves_nothing(empty_scene, tmp_path, sample_photo):
 
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
-    before = (len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.images), len(bpy.data.materials))
+    before = (
+        len(bpy.data.objects),
+        len(bpy.data.meshes),
+        len(bpy.data.images),
+        len(bpy.data.materials),
+    )
     with pytest.raises(RuntimeError, match="broken.png"):
-        bpy.ops.oneshot3d.import_photo(filepath=str(bad), depth_filepath=str(bad), depth_kind="DEPTH")
+        bpy.ops.oneshot3d.import_photo(
+            filepath=str(bad), depth_filepath=str(bad), depth_kind="DEPTH"
+        )
     with pytest.raises(RuntimeError, match="does not exist"):
-        bpy.ops.oneshot3d.import_photo(filepath=str(sample_photo), depth_filepath=str(tmp_path / "nope.npy"))
-    after = (len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.images), len(bpy.data.materials))
+        bpy.ops.oneshot3d.import_photo(
+            filepath=str(sample_photo), depth_filepath=str(tmp_path / "nope.npy")
+        )
+    after = (
+        len(bpy.data.objects),
+        len(bpy.data.meshes),
+        len(bpy.data.images),
+        len(bpy.data.materials),
+    )
     assert before == after
 
 
@@ -182,10 +198,15 @@ def test_camera_move_shows_parallax(empty_scene, tmp_path, sample_photo, sample_
     box[:24, :] = box[-24:, :] = box[:, :80] = box[:, -80:] = np.inf
     near_y, near_x = np.unravel_index(np.argmin(box), box.shape)
     far_y, far_x = 30, w // 2
-    for (y, x) in ((near_y, near_x), (far_y, far_x)):
+    for y, x in ((near_y, near_x), (far_y, far_x)):
         expected = -focal * dx / float(np.median(depth[y - 8 : y + 8, x - 8 : x + 8]))
         measured = horizontal_shift(still, moved, x, y)
-        assert abs(measured - expected) <= max(2.0, 0.15 * abs(expected)), (x, y, measured, expected)
+        assert abs(measured - expected) <= max(2.0, 0.15 * abs(expected)), (
+            x,
+            y,
+            measured,
+            expected,
+        )
     assert depth[near_y, near_x] * 1.5 < depth[far_y, far_x]
 
 
@@ -195,14 +216,17 @@ def test_save_and_reopen_keeps_texture(empty_scene, tmp_path, sample_photo, samp
     import_sample(sample_photo, sample_depth)
     path = tmp_path / "photo.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    assert "sample" not in bpy.data.images
     bpy.ops.wm.open_mainfile(filepath=str(path))
     image = bpy.data.images["sample"]
     assert image.packed_file is not None
     assert tuple(image.size) == (384, 288)
     pixels = np.empty(384 * 288 * 4, np.float32)
     image.pixels.foreach_get(pixels)
-    assert pixels.reshape(288, 384, 4)[..., :3].std() > 0.05  # real image data, not a pink placeholder
+    assert (
+        pixels.reshape(288, 384, 4)[..., :3].std() > 0.05
+    )  # real image data, not a pink placeholder
     _, mesh_obj, cam_obj = photo_objects("sample")
     assert mesh_obj.oneshot3d.camera == cam_obj
     assert mesh_obj.oneshot3d.depth_kind == "DEPTH"
