@@ -1,0 +1,592 @@
+"""Batch planning for the farm command line (no bpy): which photos, which shard, where the
+outputs go, what is already done, and the run's summary.
+
+Layout of an output folder ``DIR``::
+
+    DIR/.oneshot3d-output              marker: this folder holds our outputs (never an input)
+    DIR/<name>/<name>.blend            one folder per photo; <name> is the photo's stem
+    DIR/<name>/<name>_<preset>.mp4     preset in lower case, e.g. photo_swing.mp4
+    DIR/summary.json                   per photo: status, outputs, timings, error
+
+``<name>`` is the photo's stem unless two photos share a stem (``a/x.jpg`` and ``b/x.jpg``,
+or ``x.jpg`` and ``x.png``, compared case-insensitively): then it is the relative path with
+``__`` between folders (``a__x``), with the suffix added if that still clashes (``x_jpg``).
+Names depend only on the complete sorted photo list, so every shard agrees on them.
+
+Sharding: :func:`shard` deals the sorted photo list round-robin (shard i of n takes photos
+i, i+n, i+2n, ...), so shards get equal counts and every photo lands in exactly one shard, as
+long as all shards see the same folder contents.
+
+Summaries when shards share one output folder: shard i of n writes only its own
+``summary.shard-<i>-of-<n>.json`` (atomically: temporary file + rename, after every photo),
+then merges all ``summary.shard-*-of-<n>.json`` files into ``summary.json`` while holding
+``summary.lock`` (created with O_EXCL, so two machines on a shared disk cannot both hold it;
+a lock older than :data:`STALE_LOCK_SECONDS` is taken to be left by a crashed shard and broken).
+Because every shard file write is followed by a merge and merges are serialised, the last merge
+sees every shard's last write: ``summary.json`` ends complete however the shards interleave.
+Shard files of another shard count are ignored. A single, unsharded run writes
+``summary.json`` directly. :func:`merge_summaries` redoes the merge on demand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import DepthFileError, ImageReadError, SettingsError
+from .image_io import SUPPORTED_SUFFIXES
+from .trajectories import PRESETS
+
+SUMMARY_NAME = "summary.json"
+OUTPUT_MARKER = ".oneshot3d-output"
+LOCK_NAME = "summary.lock"
+STALE_LOCK_SECONDS = 300.0
+LOCK_TIMEOUT_SECONDS = 60.0
+SUMMARY_FORMAT = "oneshot3d-batch-summary"
+SUMMARY_VERSION = 1
+STATUSES = ("ok", "failed", "skipped")
+# Depth maps pair with photos by stem; formats in order of preference (float formats first:
+# they keep more precision than 8/16-bit PNG), matching pipeline.depth_file's readers.
+DEPTH_SUFFIXES = (".npy", ".exr", ".tif", ".tiff", ".png")
+DEPTH_NAME_PATTERNS = ("{stem}", "{stem}_depth", "{stem}-depth", "{stem}.depth")
+# Folders that are never photo sources (macOS zip debris, version control).
+_SKIP_DIRS = {"__macosx"}
+_BAD_NAME_CHARS = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+_SHARD_FILE = re.compile(r"^summary\.shard-(\d+)-of-(\d+)\.json$")
+
+T = TypeVar("T")
+
+
+# --- finding photos -----------------------------------------------------------------------
+
+
+def discover_photos(
+    path: str | os.PathLike[str], exclude: Iterable[str | os.PathLike[str]] = ()
+) -> list[Path]:
+    """One photo, or every photo under a folder (recursively), in a stable sorted order.
+
+    Photos are files whose suffix (any case) is one of ``image_io.SUPPORTED_SUFFIXES``.
+    Skipped: hidden files and folders (name starting with '.'), ``__MACOSX``, the folders in
+    ``exclude`` (pass the output and depth folders) and any folder holding our output marker.
+    The order sorts relative paths case-insensitively, folder by folder, so it is the same on
+    every machine and file system.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise ImageReadError(f"The photo or folder '{root}' does not exist.")
+    if root.is_file():
+        if root.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise ImageReadError(
+                f"'{root}' is not a supported photo ({', '.join(SUPPORTED_SUFFIXES)})."
+            )
+        return [root]
+    excluded = {_real(p) for p in exclude}
+    seen_dirs: set[str] = set()
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = _real(dirpath)
+        # Symlinked folders are followed, but each real folder is read once (no loops).
+        if real in seen_dirs or real in excluded or (Path(dirpath) / OUTPUT_MARKER).exists():
+            dirnames[:] = []
+            continue
+        seen_dirs.add(real)
+        dirnames[:] = [
+            d for d in dirnames if not d.startswith(".") and d.casefold() not in _SKIP_DIRS
+        ]
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            if os.path.splitext(name)[1].lower() in SUPPORTED_SUFFIXES:
+                file = Path(dirpath) / name
+                if file.is_file():
+                    found.append(file)
+    found.sort(key=lambda p: _sort_key(p.relative_to(root)))
+    return found
+
+
+def _sort_key(rel: Path) -> tuple[tuple[str, ...], str]:
+    return tuple(part.casefold() for part in rel.parts), rel.as_posix()
+
+
+def _real(p: str | os.PathLike[str]) -> str:
+    return os.path.normcase(os.path.realpath(p))
+
+
+def shard(items: Sequence[T], index: int, count: int) -> list[T]:
+    """Shard ``index`` of ``count``: items index, index + count, ... (round-robin)."""
+    for name, value in (("--num-shards", count), ("--shard", index)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(f"{name} = {value!r}: must be a whole number.")
+    if count < 1:
+        raise SettingsError(f"--num-shards = {count}: must be at least 1.")
+    if not 0 <= index < count:
+        raise SettingsError(
+            f"--shard = {index}: must be between 0 and {count - 1} (--num-shards {count})."
+        )
+    return list(items[index::count])
+
+
+# --- output names and paths ----------------------------------------------------------------
+
+
+def output_names(
+    photos: Sequence[Path], root: str | os.PathLike[str] | None = None
+) -> dict[Path, str]:
+    """A unique output name per photo (see the module notes), stable for a given list."""
+    root_path = Path(root) if root is not None else None
+
+    def rel(p: Path) -> Path:
+        if root_path is not None:
+            try:
+                return p.relative_to(root_path)
+            except ValueError:
+                pass
+        return Path(p.name)
+
+    def clean(s: str) -> str:
+        return _BAD_NAME_CHARS.sub("_", s).strip(" .") or "photo"
+
+    names = {p: clean(p.stem) for p in photos}
+    for level in (1, 2):
+        groups: dict[str, list[Path]] = {}
+        for p, n in names.items():
+            groups.setdefault(n.casefold(), []).append(p)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            for p in group:
+                r = rel(p)
+                parts = list(r.with_suffix("").parts)
+                if level == 2:
+                    parts[-1] = r.name.replace(".", "_")
+                names[p] = clean("__".join(parts))
+    # Anything still clashing (pathological names) gets its position appended.
+    taken: set[str] = set()
+    for i, p in enumerate(photos):
+        if names[p].casefold() in taken:
+            names[p] = f"{names[p]}_{i}"
+        taken.add(names[p].casefold())
+    return names
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    folder: Path
+    blend: Path
+    videos: dict[str, Path]  # preset (upper case) -> video path
+
+    def all(self) -> list[Path]:
+        return [self.blend, *self.videos.values()]
+
+
+def normalise_presets(presets: Iterable[str] | str) -> list[str]:
+    """Upper-case, de-duplicated, order kept; a comma-separated string is accepted."""
+    if isinstance(presets, str):
+        presets = [p for p in presets.split(",") if p.strip()]
+    out: list[str] = []
+    for p in presets:
+        name = str(p).strip().upper()
+        if name not in PRESETS:
+            raise SettingsError(
+                f"--presets: unknown preset {p!r}; choose from {', '.join(PRESETS)}."
+            )
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def output_paths(
+    out_dir: str | os.PathLike[str],
+    photo: str | os.PathLike[str],
+    presets: Iterable[str] | str,
+    name: str | None = None,
+) -> OutputPaths:
+    """``DIR/<name>/<name>.blend`` and ``DIR/<name>/<name>_<preset>.mp4`` per preset."""
+    name = name or Path(photo).stem
+    folder = Path(out_dir) / name
+    videos = {p: folder / f"{name}_{p.lower()}.mp4" for p in normalise_presets(presets)}
+    return OutputPaths(folder, folder / f"{name}.blend", videos)
+
+
+def is_done(outputs: OutputPaths) -> bool:
+    """True when every output exists and is not empty (the writer renames finished files
+    into place, so an interrupted render leaves no full-size file behind)."""
+    for p in outputs.all():
+        try:
+            if p.stat().st_size <= 0:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def depth_for(
+    photo: str | os.PathLike[str],
+    depth_dir: str | os.PathLike[str],
+    photo_root: str | os.PathLike[str] | None = None,
+) -> Path | None:
+    """The depth map for ``photo`` in ``depth_dir``, matched by stem, or None.
+
+    Names tried, in order: ``<stem>``, ``<stem>_depth``, ``<stem>-depth``, ``<stem>.depth``,
+    each with the suffixes of :data:`DEPTH_SUFFIXES` in that order (any case). When
+    ``photo_root`` is given, the mirrored sub-folder (``depth_dir/<photo's folder relative to
+    photo_root>``) is searched before ``depth_dir`` itself. The photo itself never matches
+    (a PNG photo beside its JPG... twin is not a depth map of itself).
+    """
+    photo = Path(photo)
+    depth_root = Path(depth_dir)
+    if not depth_root.is_dir():
+        raise DepthFileError(
+            f"The depth folder '{depth_root}' does not exist or is not a folder; "
+            "pass the folder that holds one depth map per photo."
+        )
+    folders = []
+    if photo_root is not None:
+        try:
+            rel_parent = photo.parent.relative_to(Path(photo_root))
+            if rel_parent.parts:
+                folders.append(depth_root / rel_parent)
+        except ValueError:
+            pass
+    folders.append(depth_root)
+    me = _real(photo)
+    for folder in folders:
+        listing = _listing(folder)
+        if not listing:
+            continue
+        for pattern in DEPTH_NAME_PATTERNS:
+            base = pattern.format(stem=photo.stem)
+            for suffix in DEPTH_SUFFIXES:
+                hit = listing.get((base + suffix).casefold())
+                if hit is not None and _real(folder / hit) != me:
+                    return folder / hit
+    return None
+
+
+_LISTINGS: dict[tuple[str, int], dict[str, str]] = {}
+
+
+def _listing(folder: Path) -> dict[str, str]:
+    """casefolded file name -> real name, cached per folder version (mtime) so pairing a
+    folder of N photos reads each depth folder once, not N times."""
+    try:
+        key = (str(folder), folder.stat().st_mtime_ns)
+    except OSError:
+        return {}
+    cached = _LISTINGS.get(key)
+    if cached is None:
+        if len(_LISTINGS) > 256:
+            _LISTINGS.clear()
+        cached = {}
+        with os.scandir(folder) as it:
+            for entry in sorted(it, key=lambda e: e.name):  # stable pick among case twins
+                if entry.is_file():
+                    cached.setdefault(entry.name.casefold(), entry.name)
+        _LISTINGS[key] = cached
+    return cached
+
+
+# --- planning a run ------------------------------------------------------------------------
+
+
+@dataclass
+class BatchItem:
+    index: int  # position in the complete sorted list (all shards)
+    photo: Path
+    name: str
+    outputs: OutputPaths
+    done: bool = False  # every output already there (skip unless overwriting)
+    depth: Path | None = None
+
+
+def plan_batch(
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    presets: Iterable[str] | str,
+    shard_index: int = 0,
+    shard_count: int = 1,
+    overwrite: bool = False,
+    depth_dir: str | os.PathLike[str] | None = None,
+) -> list[BatchItem]:
+    """This shard's work: photos under ``source`` with names, outputs, resume state, depth."""
+    presets = normalise_presets(presets)
+    if not presets:
+        raise SettingsError("--presets: give at least one camera preset.")
+    exclude = [out_dir] + ([depth_dir] if depth_dir is not None else [])
+    photos = discover_photos(source, exclude=exclude)
+    src = Path(source)
+    root = src if src.is_dir() else src.parent
+    names = output_names(photos, root)
+    items = [
+        BatchItem(i, p, names[p], output_paths(out_dir, p, presets, names[p]))
+        for i, p in enumerate(photos)
+    ]
+    mine = shard(items, shard_index, shard_count)
+    for item in mine:
+        item.done = not overwrite and is_done(item.outputs)
+        if depth_dir is not None:
+            item.depth = depth_for(item.photo, depth_dir, root)
+    return mine
+
+
+# --- the summary -------------------------------------------------------------------------
+
+
+@dataclass
+class PhotoResult:
+    photo: str
+    status: str  # "ok", "failed" or "skipped" (outputs already there)
+    outputs: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    error: str | None = None
+    name: str | None = None
+    index: int | None = None
+    shard: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise SettingsError(f"status = {self.status!r}: must be one of {', '.join(STATUSES)}.")
+
+
+class Summary:
+    """The run's report, rewritten atomically after every photo.
+
+    >>> s = Summary(out_dir, shard_index=i, shard_count=n, meta={"presets": [...]})
+    >>> s.record(photo, "ok", outputs=[...], timings={"depth": 0.4, "render": 12.0})
+    >>> sys.exit(s.exit_code())
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike[str],
+        shard_index: int = 0,
+        shard_count: int = 1,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        shard([], shard_index, shard_count)  # validates the pair
+        self.out_dir = Path(out_dir)
+        self.shard_index = shard_index
+        self.shard_count = shard_count
+        self.meta = dict(meta or {})
+        self.results: dict[str, PhotoResult] = {}
+        self.started = _now()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / OUTPUT_MARKER).touch(exist_ok=True)
+
+    @property
+    def path(self) -> Path:
+        if self.shard_count == 1:
+            return self.out_dir / SUMMARY_NAME
+        return self.out_dir / f"summary.shard-{self.shard_index}-of-{self.shard_count}.json"
+
+    def record(
+        self,
+        photo: str | os.PathLike[str],
+        status: str,
+        outputs: Iterable[str | os.PathLike[str]] = (),
+        timings: dict[str, float] | None = None,
+        error: str | BaseException | None = None,
+        name: str | None = None,
+        index: int | None = None,
+    ) -> PhotoResult:
+        """Add (or replace) one photo's result and write the summary at once."""
+        if isinstance(error, BaseException):
+            error = f"{type(error).__name__}: {error}"
+        result = PhotoResult(
+            photo=os.fspath(photo),
+            status=status,
+            outputs=[os.fspath(o) for o in outputs],
+            timings={k: round(float(v), 4) for k, v in (timings or {}).items()},
+            error=error,
+            name=name,
+            index=index,
+            shard=self.shard_index,
+        )
+        self.results[result.photo] = result
+        self.write()
+        return result
+
+    @property
+    def failed(self) -> list[PhotoResult]:
+        return [r for r in self.results.values() if r.status == "failed"]
+
+    def exit_code(self) -> int:
+        """0 when no photo failed, else 1 (the reasons are in the summary)."""
+        return 1 if self.failed else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        photos = sorted(self.results.values(), key=_result_order)
+        return {
+            "format": SUMMARY_FORMAT,
+            "version": SUMMARY_VERSION,
+            "started": self.started,
+            "updated": _now(),
+            "host": socket.gethostname(),
+            "shard": {"index": self.shard_index, "count": self.shard_count},
+            "meta": self.meta,
+            "counts": _counts(photos),
+            "photos": [asdict(r) for r in photos],
+        }
+
+    def write(self) -> None:
+        write_json_atomic(self.path, self.to_dict())
+        if self.shard_count > 1:
+            merge_summaries(self.out_dir, self.shard_count)
+
+
+def _result_order(r: PhotoResult) -> tuple[int, str]:
+    return (r.index if r.index is not None else 1 << 62, r.photo)
+
+
+def _counts(photos: Iterable[PhotoResult | dict[str, Any]]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUSES, 0)
+    for r in photos:
+        status = r.status if isinstance(r, PhotoResult) else r.get("status")
+        if status in counts:
+            counts[status] += 1
+    return counts
+
+
+def merge_summaries(
+    out_dir: str | os.PathLike[str], shard_count: int, timeout: float = LOCK_TIMEOUT_SECONDS
+) -> dict[str, Any] | None:
+    """Merge ``summary.shard-*-of-<shard_count>.json`` into ``summary.json`` under the lock.
+
+    Returns the merged summary, or None when the lock could not be had in ``timeout`` seconds
+    (the shard files are intact; the next merge catches up). Unreadable shard files are listed
+    under "errors" rather than failing the merge.
+    """
+    out = Path(out_dir)
+    with _locked(out / LOCK_NAME, timeout) as held:
+        if not held:
+            return None
+        photos: list[dict[str, Any]] = []
+        reported: list[int] = []
+        errors: list[str] = []
+        meta: dict[str, Any] = {}
+        for file in sorted(out.glob(f"summary.shard-*-of-{shard_count}.json")):
+            m = _SHARD_FILE.match(file.name)
+            if not m or int(m.group(2)) != shard_count:
+                continue
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+                entries = data["photos"]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                errors.append(f"{file.name}: {e}")
+                continue
+            reported.append(int(m.group(1)))
+            photos.extend(entries)
+            meta = meta or data.get("meta", {})
+        photos.sort(
+            key=lambda r: (
+                r.get("index") if r.get("index") is not None else 1 << 62,
+                str(r.get("photo")),
+            )
+        )
+        reported.sort()
+        counts = _counts(photos)
+        merged = {
+            "format": SUMMARY_FORMAT,
+            "version": SUMMARY_VERSION,
+            "updated": _now(),
+            "shards": {
+                "count": shard_count,
+                "reported": reported,
+                "missing": [i for i in range(shard_count) if i not in reported],
+            },
+            "meta": meta,
+            "counts": counts,
+            "complete": len(reported) == shard_count,
+            "photos": photos,
+        }
+        if errors:
+            merged["errors"] = errors
+        write_json_atomic(out / SUMMARY_NAME, merged)
+        return merged
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
+    """Write JSON so readers only ever see the old or the new file, never half of one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        for attempt in range(20):
+            try:
+                os.replace(tmp, path)
+                break
+            except PermissionError:
+                # Windows refuses to replace a file another process has open; retry briefly.
+                if attempt == 19:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@contextmanager
+def _locked(lock: Path, timeout: float) -> Iterator[bool]:
+    """An exclusive lock file (O_CREAT | O_EXCL works across machines on NFS v3+ and SMB).
+    Yields whether the lock is held; stale locks from crashed holders are broken."""
+    deadline = time.monotonic() + timeout
+    held = False
+    delay = 0.02
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                age = time.time() - lock.stat().st_mtime
+            except OSError:
+                continue  # vanished between the two calls: try again at once
+            if age > STALE_LOCK_SECONDS:
+                # Two waiters breaking the same stale lock could both end up holding one; the
+                # cost is one merge racing another (each write is still atomic, and the next
+                # merge repairs the result), which beats waiting forever after a crash.
+                try:
+                    os.unlink(lock)
+                except OSError:
+                    pass
+                continue
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        held = True
+        break
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                os.unlink(lock)
+            except OSError:
+                pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

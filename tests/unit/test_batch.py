@@ -1,0 +1,345 @@
+"""Batch planning: discovery, sharding, output names, resume, depth pairing, summaries."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.batch import (
+    LOCK_NAME,
+    OUTPUT_MARKER,
+    PhotoResult,
+    Summary,
+    depth_for,
+    discover_photos,
+    is_done,
+    merge_summaries,
+    normalise_presets,
+    output_names,
+    output_paths,
+    plan_batch,
+    shard,
+    write_json_atomic,
+)
+from pipeline.errors import DepthFileError, ImageReadError, SettingsError
+
+
+def _touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def photo_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    for rel in [
+        "b.jpg",
+        "A.JPEG",
+        "c.png",
+        "sub/d.tif",
+        "sub/Deeper/e.webp",
+        "Sub2/f.TIFF",
+        "notes.txt",
+        "clip.mp4",
+        ".hidden.jpg",
+        ".cache/g.jpg",
+        "__MACOSX/._b.jpg",
+        "__MACOSX/h.jpg",
+    ]:
+        _touch(root / rel)
+    return root
+
+
+def _rel(paths, root):
+    return [p.relative_to(root).as_posix() for p in paths]
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+def test_discover_folder_recursive_sorted_and_filtered(photo_tree: Path):
+    found = discover_photos(photo_tree)
+    assert _rel(found, photo_tree) == [
+        "A.JPEG",
+        "b.jpg",
+        "c.png",
+        "sub/d.tif",
+        "sub/Deeper/e.webp",
+        "Sub2/f.TIFF",
+    ]
+
+
+def test_discover_order_does_not_depend_on_creation_order(tmp_path: Path):
+    names = ["z.jpg", "a.jpg", "M.jpg", "k/a.jpg", "B.png"]
+    for order, folder in ((names, "one"), (names[::-1], "two")):
+        for n in order:
+            _touch(tmp_path / folder / n)
+    one = _rel(discover_photos(tmp_path / "one"), tmp_path / "one")
+    two = _rel(discover_photos(tmp_path / "two"), tmp_path / "two")
+    assert one == two == ["a.jpg", "B.png", "k/a.jpg", "M.jpg", "z.jpg"]
+
+
+def test_discover_skips_output_folders(photo_tree: Path):
+    out = photo_tree / "renders"
+    _touch(out / "b" / "b_preview.png")  # our own output folder inside the input folder
+    old = photo_tree / "old_run"
+    _touch(old / OUTPUT_MARKER)  # an earlier run's output folder, found by its marker
+    _touch(old / "x" / "x.png")
+    found = _rel(discover_photos(photo_tree, exclude=[out]), photo_tree)
+    assert not any(p.startswith(("renders/", "old_run/")) for p in found)
+    assert len(found) == 6
+
+
+def test_discover_single_file_and_errors(tmp_path: Path):
+    photo = _touch(tmp_path / "one.JPG")
+    assert discover_photos(photo) == [photo]
+    with pytest.raises(ImageReadError, match="does not exist"):
+        discover_photos(tmp_path / "missing")
+    with pytest.raises(ImageReadError, match="not a supported photo"):
+        discover_photos(_touch(tmp_path / "notes.txt"))
+    assert discover_photos(_touch(tmp_path / "empty" / "readme.md").parent) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symlinks on this platform")
+def test_discover_survives_symlink_loops(tmp_path: Path):
+    root = tmp_path / "photos"
+    _touch(root / "a" / "x.jpg")
+    os.symlink(root, root / "a" / "loop")  # a folder linking back to its ancestor
+    assert _rel(discover_photos(root), root) == ["a/x.jpg"]
+
+
+# --- sharding --------------------------------------------------------------------------------
+
+
+@given(n=st.integers(0, 200), count=st.integers(1, 17))
+def test_shards_cover_every_photo_exactly_once(n, count):
+    photos = [f"p{i:03d}.jpg" for i in range(n)]
+    parts = [shard(photos, i, count) for i in range(count)]
+    flat = [p for part in parts for p in part]
+    assert sorted(flat) == photos  # every photo, none twice
+    assert len(flat) == len(set(flat))
+    sizes = [len(p) for p in parts]
+    assert max(sizes) - min(sizes) <= 1  # balanced
+
+
+@pytest.mark.parametrize(
+    "index, count, match",
+    [
+        (2, 2, "--shard"),
+        (-1, 3, "--shard"),
+        (0, 0, "--num-shards"),
+        (0, True, "--num-shards"),
+        ("1", 2, "--shard"),
+        (1.0, 2, "--shard"),
+    ],
+)
+def test_shard_validation(index, count, match):
+    with pytest.raises(SettingsError, match=match):
+        shard(["a"], index, count)
+
+
+# --- names, paths, resume --------------------------------------------------------------------
+
+
+def test_output_names_unique_and_stable(tmp_path: Path):
+    root = tmp_path
+    photos = [
+        root / "a" / "x.jpg",
+        root / "b" / "X.jpg",
+        root / "c" / "y.jpg",
+        root / "c" / "y.png",
+        root / "solo.jpg",
+        root / "bad:name?.jpg",
+    ]
+    names = output_names(photos, root)
+    assert names[photos[4]] == "solo"
+    assert names[photos[0]] == "a__x" and names[photos[1]] == "b__X"
+    assert names[photos[2]] == "c__y_jpg" and names[photos[3]] == "c__y_png"
+    assert names[photos[5]] == "bad_name_"
+    assert len({n.casefold() for n in names.values()}) == len(photos)
+    assert output_names(photos, root) == names  # deterministic
+
+
+def test_output_paths_layout(tmp_path: Path):
+    paths = output_paths(tmp_path, "/in/holiday.jpg", ["SWING", "dolly_zoom"])
+    assert paths.blend == tmp_path / "holiday" / "holiday.blend"
+    assert paths.videos == {
+        "SWING": tmp_path / "holiday" / "holiday_swing.mp4",
+        "DOLLY_ZOOM": tmp_path / "holiday" / "holiday_dolly_zoom.mp4",
+    }
+    assert normalise_presets("swing, CIRCLE,swing") == ["SWING", "CIRCLE"]
+    with pytest.raises(SettingsError, match="unknown preset"):
+        normalise_presets(["WOBBLE"])
+
+
+def test_is_done_needs_every_non_empty_output(tmp_path: Path):
+    paths = output_paths(tmp_path, "p.jpg", ["SWING", "CIRCLE"])
+    assert not is_done(paths)
+    _touch(paths.blend)
+    _touch(paths.videos["SWING"])
+    assert not is_done(paths)
+    _touch(paths.videos["CIRCLE"], b"")  # an empty (interrupted) file does not count
+    assert not is_done(paths)
+    _touch(paths.videos["CIRCLE"])
+    assert is_done(paths)
+
+
+def test_plan_batch_resumes_and_shards(photo_tree: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    full = plan_batch(photo_tree, out, "SWING")
+    assert [it.index for it in full] == list(range(6))
+    for p in full[0].outputs.all():
+        _touch(p)
+    again = plan_batch(photo_tree, out, "SWING")
+    assert [it.done for it in again] == [True] + [False] * 5
+    assert not any(it.done for it in plan_batch(photo_tree, out, "SWING", overwrite=True))
+    shards = [plan_batch(photo_tree, out, "SWING", i, 4) for i in range(4)]
+    assert sorted(it.photo for s in shards for it in s) == sorted(it.photo for it in full)
+    with pytest.raises(SettingsError, match="preset"):
+        plan_batch(photo_tree, out, "")
+
+
+def test_plan_batch_output_inside_input_is_not_reprocessed(photo_tree: Path):
+    out = photo_tree / "out"
+    Summary(out)  # creates the folder and its marker
+    _touch(out / "b" / "b_still.png")
+    assert len(plan_batch(photo_tree, out, "SWING")) == 6
+
+
+# --- depth pairing ---------------------------------------------------------------------------
+
+
+def test_depth_for_patterns_and_priority(tmp_path: Path):
+    depth = tmp_path / "depth"
+    photo = tmp_path / "photos" / "IMG_1.jpg"
+    assert depth_for(photo, _touch(depth / "other.npy").parent) is None
+    _touch(depth / "IMG_1_depth.PNG")
+    assert depth_for(photo, depth) == depth / "IMG_1_depth.PNG"
+    _touch(depth / "img_1.png")  # exact stem beats the _depth pattern (case-insensitive)
+    assert depth_for(photo, depth) == depth / "img_1.png"
+    _touch(depth / "IMG_1.npy")  # and float formats beat PNG
+    assert depth_for(photo, depth) == depth / "IMG_1.npy"
+
+
+def test_depth_for_mirrored_folders_and_self(tmp_path: Path):
+    photos, depth = tmp_path / "photos", tmp_path / "depth"
+    a = _touch(photos / "trip" / "x.jpg")
+    _touch(depth / "x.npy")
+    _touch(depth / "trip" / "x.exr")
+    assert depth_for(a, depth, photos) == depth / "trip" / "x.exr"
+    assert depth_for(photos / "y.jpg", depth, photos) is None
+    # Depth maps kept beside the photos: a PNG photo is never its own depth map.
+    png = _touch(photos / "z.png")
+    assert depth_for(png, photos) is None
+    _touch(photos / "z_depth.png")
+    assert depth_for(png, photos) == photos / "z_depth.png"
+    with pytest.raises(DepthFileError, match="depth folder"):
+        depth_for(a, tmp_path / "nope")
+
+
+def test_plan_batch_pairs_depth(photo_tree: Path, tmp_path: Path):
+    depth = tmp_path / "depth"
+    _touch(depth / "b.npy")
+    _touch(depth / "sub" / "d.png")
+    items = {
+        it.photo.name: it for it in plan_batch(photo_tree, tmp_path / "o", "SWING", depth_dir=depth)
+    }
+    assert items["b.jpg"].depth == depth / "b.npy"
+    assert items["d.tif"].depth == depth / "sub" / "d.png"
+    assert items["c.png"].depth is None
+
+
+# --- summaries -------------------------------------------------------------------------------
+
+
+def test_summary_written_after_every_photo(tmp_path: Path):
+    s = Summary(tmp_path / "out", meta={"presets": ["SWING"]})
+    s.record("a.jpg", "ok", outputs=["out/a/a.blend"], timings={"depth": 0.51234567}, index=0)
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["counts"] == {"ok": 1, "failed": 0, "skipped": 0}
+    assert data["photos"][0]["timings"] == {"depth": 0.5123}
+    assert s.exit_code() == 0
+    s.record("b.jpg", "failed", error=ImageReadError("Cannot read photo 'b.jpg'."), index=1)
+    s.record("c.jpg", "skipped", index=2)
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [p["status"] for p in data["photos"]] == ["ok", "failed", "skipped"]
+    assert data["photos"][1]["error"] == "ImageReadError: Cannot read photo 'b.jpg'."
+    assert data["meta"] == {"presets": ["SWING"]}
+    assert s.exit_code() == 1
+    assert (tmp_path / "out" / OUTPUT_MARKER).exists()
+    assert not list((tmp_path / "out").glob("*.tmp"))  # atomic writes leave no debris
+    with pytest.raises(SettingsError, match="status"):
+        PhotoResult("x.jpg", "done")
+
+
+def test_sharded_summaries_merge(tmp_path: Path):
+    out = tmp_path / "out"
+    s0, s1 = Summary(out, 0, 2), Summary(out, 1, 2)
+    s0.record("a.jpg", "ok", index=0)
+    merged = json.loads((out / "summary.json").read_text())
+    assert merged["shards"]["missing"] == [1] and not merged["complete"]
+    s1.record("b.jpg", "failed", error="boom", index=1)
+    s0.record("c.jpg", "ok", index=2)
+    merged = json.loads((out / "summary.json").read_text())
+    assert [p["photo"] for p in merged["photos"]] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert merged["complete"] and merged["counts"] == {"ok": 2, "failed": 1, "skipped": 0}
+    assert (out / "summary.shard-0-of-2.json").exists()
+    # A stale shard file from a 3-shard run and a corrupt one are not mixed in.
+    _touch(out / "summary.shard-2-of-3.json", b'{"photos": [{"photo": "zzz.jpg"}]}')
+    _touch(out / "summary.shard-5-of-2.json", b"{not json")
+    merged = merge_summaries(out, 2)
+    assert merged is not None
+    assert "zzz.jpg" not in [p["photo"] for p in merged["photos"]]
+    assert merged["errors"] and "summary.shard-5-of-2.json" in merged["errors"][0]
+
+
+def _shard_worker(args):
+    out, index, count, n = args
+    s = Summary(out, index, count)
+    for k in range(n):
+        s.record(f"p{index}-{k}.jpg", "ok", index=index + k * count)
+    return index
+
+
+def test_concurrent_shards_end_with_a_complete_summary(tmp_path: Path):
+    out, count, per = str(tmp_path / "out"), 4, 8
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(count) as pool:
+        assert sorted(pool.map(_shard_worker, [(out, i, count, per) for i in range(count)])) == [
+            0,
+            1,
+            2,
+            3,
+        ]
+    merged = json.loads((Path(out) / "summary.json").read_text())
+    assert merged["complete"] and len(merged["photos"]) == count * per
+    assert [p["index"] for p in merged["photos"]] == list(range(count * per))
+    assert not (Path(out) / LOCK_NAME).exists()
+
+
+def test_stale_lock_is_broken_and_fresh_lock_waits(tmp_path: Path):
+    out = tmp_path / "out"
+    Summary(out, 0, 2).record("a.jpg", "ok")
+    lock = _touch(out / LOCK_NAME)
+    assert merge_summaries(out, 2, timeout=0.2) is None  # held by a live shard: give up
+    old = time.time() - 3600
+    os.utime(lock, (old, old))  # a crashed shard's lock
+    merged = merge_summaries(out, 2, timeout=0.2)
+    assert merged is not None and merged["photos"][0]["photo"] == "a.jpg"
+    assert not lock.exists()
+
+
+def test_write_json_atomic_replaces(tmp_path: Path):
+    target = tmp_path / "x.json"
+    write_json_atomic(target, {"a": 1})
+    write_json_atomic(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
