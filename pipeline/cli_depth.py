@@ -96,8 +96,9 @@ def _run(args: argparse.Namespace) -> int:
     disparity = np.asarray(estimate_native(photo, settings), dtype=np.float32)
     if args.full_res and disparity.shape != (photo.height, photo.width):
         # Every backend exposes estimate_native; resizing here treats them all alike.
-        disparity = cv2.resize(
-            disparity, (photo.width, photo.height), interpolation=cv2.INTER_LINEAR
+        size = (photo.width, photo.height)
+        disparity = np.asarray(
+            cv2.resize(disparity, size, interpolation=cv2.INTER_LINEAR), dtype=np.float32
         )
     seconds = time.perf_counter() - start
     disparity = np.ascontiguousarray(disparity, dtype=np.float32)

@@ -71,9 +71,9 @@ def preprocess(rgb: np.ndarray, input_size: int = INPUT_SIZE) -> np.ndarray:
         image = rgb.astype(np.float32, copy=False)
     rows, cols = network_size(image.shape[0], image.shape[1], input_size)
     # Bicubic on floats (no clipping), as the official transform does.
-    image = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_CUBIC)
-    image = (image - MEAN) / STD
-    return np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+    resized = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_CUBIC)
+    normalised = (resized - MEAN) / STD
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
 # --- model --------------------------------------------------------------------------------------
@@ -114,7 +114,10 @@ def load_model(path: str | os.PathLike[str], encoder: str = "vits", device: str 
     """Network with the weights of ``path`` (an official state_dict, read with
     ``weights_only=True``), on ``device``. Cached: a second call with the same unchanged file
     returns the same module without reading it again."""
-    st = os.stat(path)
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise ModelError(f"The model file '{path}' does not exist or cannot be read.") from None
     with _LOAD_LOCK:
         return _load_cached(os.path.abspath(path), st.st_size, st.st_mtime_ns, encoder, device)
 

@@ -171,6 +171,8 @@ def test_wrong_checkpoints_are_refused(random_checkpoint: Path, tmp_path: Path) 
     torch.save(state, tmp_path / "shape.pth")
     with pytest.raises(ModelError, match="does not fit"):
         dav2.load_model(tmp_path / "shape.pth")
+    with pytest.raises(ModelError, match="does not exist"):
+        dav2.load_model(tmp_path / "absent.pth")
 
 
 def test_backends_are_registered_with_licences() -> None:
