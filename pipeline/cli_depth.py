@@ -37,7 +37,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "depth",
         help="estimate depth (disparity) for a photo and save it as .npy",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=__doc__.split("\n\n")[1].replace("``", "") if __doc__ else None,
     )
     parser.add_argument("photo", help="input photo (JPEG, PNG, TIFF, WebP)")
     parser.add_argument("-o", "--output", required=True, help="output .npy file (float32)")
