@@ -167,8 +167,12 @@ class Trajectory:
     pivot: str = "ROTATE"
 
     def __post_init__(self) -> None:
-        if self.shifts.shape != (len(self.locations), 2):
-            object.__setattr__(self, "shifts", np.zeros((len(self.locations), 2)))
+        n = len(self.locations)
+        if self.shifts.size == 0:  # not given: no lens shift
+            object.__setattr__(self, "shifts", np.zeros((n, 2)))
+        shapes = (self.locations.shape, self.rotations.shape, self.focal_factors.shape)
+        if shapes != ((n, 3), (n, 3), (n,)) or self.shifts.shape != (n, 2):
+            raise ValueError(f"Trajectory arrays disagree: {shapes} and {self.shifts.shape}")
 
     def __len__(self) -> int:
         return int(self.locations.shape[0])
@@ -322,7 +326,7 @@ def border_zoom(
 
 def disocclusion_cost(
     disparity: np.ndarray,
-    translation: Sequence[float],
+    translation: Sequence[float] | np.ndarray,
     focal_px: float,
     near_depth: float = 1.0,
     threshold: float = EDGE_THRESHOLD,
@@ -404,7 +408,12 @@ def plan_ken_burns(
     centre = np.zeros(2)
     aspect_w, aspect_h = 1.5, 1.0  # only used without a map: a neutral 3:2 frame
     if disparity is not None:
-        small = _downsample(np.asarray(disparity, np.float64), 256)
+        disparity = np.asarray(disparity, np.float64)
+        if disparity.ndim != 2 or min(disparity.shape) < 2:
+            raise SettingsError(
+                f"disparity has shape {disparity.shape}; Ken Burns needs a 2D disparity map."
+            )
+        small = _downsample(disparity, 256)
         h, w = small.shape
         aspect_w, aspect_h = float(w), float(h)
         f = 0.5 * max(w, h) / math.tan(math.radians(fov_degrees) / 2.0)
@@ -497,9 +506,10 @@ def make_trajectory(
     ``amplitude`` None = the preset's default (:data:`DEFAULT_AMPLITUDES`), else a fraction of
     ``focus_depth`` (or degrees of parallax with ``amplitude_unit="DEGREES"``, lateral presets
     only). ``easing`` None = LINEAR for looping SWING/VERTICAL/CIRCLE (constant-speed
-    sinusoids) and CUSTOM (the user's timing), EASE_IN_OUT for everything else. In loops easing warps time within each cycle
-    (ping-pong paths ease at both turning points). ``disparity`` (optional, any size) and
-    ``near_depth`` (distance of the nearest point, default ``focus_depth``) drive KEN_BURNS.
+    sinusoids) and CUSTOM (the user's timing), EASE_IN_OUT for everything else. In loops
+    easing warps time within each cycle (ping-pong paths ease at both turning points).
+    ``disparity`` (optional, any size, larger = nearer) and ``near_depth`` (distance of the
+    nearest point, default ``focus_depth``) drive KEN_BURNS; other presets ignore them.
 
     Per preset (A = amplitude x focus_depth):
 
@@ -532,10 +542,8 @@ def make_trajectory(
     amp = _resolve_amplitude(preset, amplitude, amplitude_unit)
     if near_depth is not None:
         _check_positive("near_depth", near_depth, "Blender units, the nearest point's distance")
-    if not (math.isfinite(ken_burns_zoom) and 1.0 <= ken_burns_zoom <= 4.0):
-        raise SettingsError(f"ken_burns_zoom = {ken_burns_zoom!r}: must be between 1 and 4.")
-    if not (math.isfinite(fov_degrees) and 1.0 <= fov_degrees <= 170.0):
-        raise SettingsError(f"fov_degrees = {fov_degrees!r}: must be between 1 and 170.")
+    _check_range("ken_burns_zoom", ken_burns_zoom, 1.0, 4.0)
+    _check_range("fov_degrees", fov_degrees, 1.0, 170.0)
     loop = bool(loop)
     include_end = bool(include_end) and loop  # non-loops already end on t = 1
 
@@ -766,6 +774,17 @@ def _check_positive(name: str, value: Any, unit: str) -> None:
         or value <= 0
     ):
         raise SettingsError(f"{name} = {value!r}: must be a positive number ({unit}).")
+
+
+def _check_range(name: str, value: Any, lo: float, hi: float) -> None:
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float, np.floating, np.integer))
+        and math.isfinite(value)
+        and lo <= value <= hi
+    )
+    if not ok:
+        raise SettingsError(f"{name} = {value!r}: must be a number from {lo:g} to {hi:g}.")
 
 
 def _resolve_amplitude(preset: str, amplitude: float | None, unit: str) -> float:

@@ -390,6 +390,14 @@ def test_bad_settings_raise(kwargs, match):
         make_trajectory(**args)
 
 
+def test_bad_disparity_and_array_shapes_raise():
+    with pytest.raises(SettingsError, match="disparity"):
+        make_trajectory("KEN_BURNS", 10, disparity=np.ones(5))
+    traj = make_trajectory("SWING", 10)
+    with pytest.raises(ValueError, match="disagree"):
+        replace(traj, focal_factors=np.ones(3))
+
+
 def test_lowercase_names_accepted():
     traj = make_trajectory("swing", 10, easing="ease_in_out", pivot="shift")
     assert traj.preset == "SWING" and traj.pivot == "SHIFT"
