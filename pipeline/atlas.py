@@ -68,7 +68,7 @@ def build_atlas(
         return texture, lay
     cells = []
     offs = np.arange(CELL) - PAD
-    for color, t in zip(layer_colors, tiles):
+    for color, t in zip(layer_colors, tiles, strict=False):
         if t.shape[0] == 0:
             continue
         rows = np.clip(t[:, 0:1] * TILE + offs[None, :], 0, h - 1)  # (n, CELL)

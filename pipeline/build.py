@@ -63,7 +63,7 @@ def build_mesh(
             attributes={"layer": np.zeros(n, np.int32), "inpainted": np.zeros(n, np.int8)},
             warnings=list(depth.warnings),
         )
-    from .ldi_pipeline import build_ldi_mesh
+    from .ldi_mesh import build_ldi_mesh
 
     mesh = build_ldi_mesh(photo.rgb, disp, depth, settings, intrinsics, valid, progress)
     mesh.warnings = list(depth.warnings) + mesh.warnings

@@ -31,7 +31,8 @@ Registry (``get_inpainter(name)``):
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -87,7 +88,9 @@ def fsr(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     scale = min(1.0, (FSR_MAX_PIXELS / float(h * w)) ** 0.5)
     sw, sh = max(int(w * scale), 8), max(int(h * scale), 8)
     small = cv2.resize(base, (sw, sh), interpolation=cv2.INTER_AREA)
-    small_known = cv2.resize(known.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.99
+    small_known = (
+        cv2.resize(known.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.99
+    )
     img8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
     dst = np.zeros_like(img8)
     cv2.xphoto.inpaint(img8, small_known.astype(np.uint8) * 255, dst, cv2.xphoto.INPAINT_FSR_FAST)
@@ -121,7 +124,9 @@ class TorchScriptInpainter:
         h, w = known.shape
         ph, pw = (-h) % 8, (-w) % 8
         img = np.pad(image * known[..., None], ((0, ph), (0, pw), (0, 0)), mode="edge")
-        mask = np.pad((~known).astype(np.float32), ((0, ph), (0, pw)), mode="constant", constant_values=1.0)
+        mask = np.pad(
+            (~known).astype(np.float32), ((0, ph), (0, pw)), mode="constant", constant_values=1.0
+        )
         with torch.no_grad():
             x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].to(self.device)
             m = torch.from_numpy(mask)[None, None].to(self.device)
@@ -182,7 +187,9 @@ def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa
         if known.any():
             src_layer = np.clip(ctx, 0, None)
             yy, xx = np.nonzero(known)
-            image[yy, xx] = ldi.color[src_layer[yy, xx], yy + y0, xx + x0].astype(np.float32) / scale
+            image[yy, xx] = (
+                ldi.color[src_layer[yy, xx], yy + y0, xx + x0].astype(np.float32) / scale
+            )
             filled = inpainter(image, known)
         else:
             filled = image
@@ -192,5 +199,10 @@ def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa
         # but keep it defined: replicate the crop's border.
         if (y0, y1, x0, x1) != (0, h, 0, w):
             ldi.color[k] = cv2.copyMakeBorder(
-                np.ascontiguousarray(ldi.color[k, y0:y1, x0:x1]), y0, h - y1, x0, w - x1, cv2.BORDER_REPLICATE
+                np.ascontiguousarray(ldi.color[k, y0:y1, x0:x1]),
+                y0,
+                h - y1,
+                x0,
+                w - x1,
+                cv2.BORDER_REPLICATE,
             )

@@ -49,9 +49,6 @@ R, L, D, U = 0, 1, 2, 3
 STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 OPPOSITE = (L, R, U, D)
 
-# Rows per chunk when comparing every pair of layers for links (bounds K*K temporaries).
-_LINK_CHUNK_ROWS = 256
-
 
 @dataclass
 class LDI:
@@ -78,24 +75,79 @@ class LDI:
         return int(self.valid.sum())
 
 
+def _cut_pairs(cuts: Cuts) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+    """(py, px, dy, dx) of every cut pair, right then down (computed once per LDI)."""
+    out = []
+    for cut, (dy, dx) in ((cuts.right, (0, 1)), (cuts.down, (1, 0))):
+        py, px = np.nonzero(cut)
+        out.append((py, px, dy, dx))
+    return out
+
+
 def _seeds(
-    F: np.ndarray, Flayer: np.ndarray, cuts: Cuts, threshold: float
-) -> np.ndarray:
-    """Background sides of the cuts of the deepest-surface map F."""
-    jr = F[:, 1:] - F[:, :-1]  # > 0: the right pixel is nearer
-    jd = F[1:, :] - F[:-1, :]
-    both0_r = (Flayer[:, 1:] == 0) & (Flayer[:, :-1] == 0)
-    both0_d = (Flayer[1:, :] == 0) & (Flayer[:-1, :] == 0)
-    # Between two layer-0 samples the cleaned cuts decide (noise fragments stay linked);
-    # anything involving a grown sample is cut by the threshold.
-    cut_r = np.where(both0_r, cuts.right, np.abs(jr) > threshold)
-    cut_d = np.where(both0_d, cuts.down, np.abs(jd) > threshold)
-    seed = np.zeros(F.shape, bool)
-    seed[:, :-1] |= cut_r & (jr > 0)
-    seed[:, 1:] |= cut_r & (jr < 0)
-    seed[:-1, :] |= cut_d & (jd > 0)
-    seed[1:, :] |= cut_d & (jd < 0)
-    return seed
+    F: np.ndarray,
+    Flayer: np.ndarray,
+    pairs0: list[tuple[np.ndarray, np.ndarray, int, int]],
+    grown_yx: tuple[np.ndarray, np.ndarray],
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Background sides (ys, xs) of the cuts of the deepest-surface map F. Between two
+    layer-0 samples the cleaned cuts decide (noise fragments stay linked); a pair involving a
+    grown sample (``grown_yx``) is cut by the threshold. Sparse: only cut pairs and pairs next
+    to grown samples are looked at; a pixel may be listed twice."""
+    h, w = F.shape
+    out_y, out_x = [], []
+    gy0, gx0 = grown_yx
+    for py, px, dy, dx in pairs0:
+        qy, qx = py + dy, px + dx
+        both0 = (Flayer[py, px] == 0) & (Flayer[qy, qx] == 0)
+        py, px, qy, qx = py[both0], px[both0], qy[both0], qx[both0]
+        if gy0.size:
+            # Pairs whose p or q is grown: p = grown, or p = grown - step.
+            cy = np.concatenate([gy0, gy0 - dy])
+            cx = np.concatenate([gx0, gx0 - dx])
+            inside = (cy >= 0) & (cx >= 0) & (cy + dy < h) & (cx + dx < w)
+            cy, cx = cy[inside], cx[inside]
+            jump = F[cy + dy, cx + dx] - F[cy, cx]
+            sel = np.abs(jump) > threshold
+            py = np.concatenate([py, cy[sel]])
+            px = np.concatenate([px, cx[sel]])
+            qy, qx = py + dy, px + dx
+        near_q = F[qy, qx] > F[py, px]
+        out_y += [py[near_q], qy[~near_q]]
+        out_x += [px[near_q], qx[~near_q]]
+    return np.concatenate(out_y), np.concatenate(out_x)
+
+
+def seed_slope(
+    disp: np.ndarray, cuts: Cuts, ys: np.ndarray, xs: np.ndarray, radius: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Disparity gradient (x, y) of the surface at the given pixels, averaged over a
+    (2r+1)^2 window from neighbour differences that do not cross a cut - so the slope at the
+    background side of an edge is the background's, not the jump's. Sparse (per pixel)."""
+    h, w = disp.shape
+    sx = np.zeros(ys.size, np.float32)
+    nx = np.zeros(ys.size, np.float32)
+    sy = np.zeros(ys.size, np.float32)
+    ny = np.zeros(ys.size, np.float32)
+    for oy in range(-radius, radius + 1):
+        yy = np.clip(ys + oy, 0, h - 1)
+        yd = np.clip(yy, 0, h - 2)
+        for ox in range(-radius, radius + 1):
+            xx = np.clip(xs + ox, 0, w - 1)
+            xr = np.clip(xx, 0, w - 2)
+            ok = ~cuts.right[yy, xr]
+            sx += np.where(ok, disp[yy, xr + 1] - disp[yy, xr], 0.0)
+            nx += ok
+            ok = ~cuts.down[yd, xx]
+            sy += np.where(ok, disp[yd + 1, xx] - disp[yd, xx], 0.0)
+            ny += ok
+    return sx / np.maximum(nx, 1.0), sy / np.maximum(ny, 1.0)
+
+
+# The extrapolated background may change by at most this fraction of the seed's disparity over
+# the whole extension (keeps noisy slopes from flinging grown geometry around).
+MAX_EXTRAPOLATION = 0.5
 
 
 def grow_layers(
@@ -108,11 +160,18 @@ def grow_layers(
     valid0: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Geometry extension. Returns per grown layer: valid mask, disparity, and the context map
-    (layer that supplies background colour for inpainting, -1 elsewhere)."""
+    (layer that supplies background colour for inpainting, -1 elsewhere).
+
+    The grown disparity continues the background surface linearly: seed disparity plus the
+    seed's background slope (``surface_slope``) times the offset from the seed, clamped, so a
+    receding floor or a slanted wall continues as a plane (and simplifies as one)."""
     h, w = disp0.shape
     F = disp0.copy()
     Flayer = np.zeros((h, w), np.int8)
     reach = np.zeros((h, w), np.float32)  # how far the deepest sample already was grown
+    # Background slope of the deepest sample (grown samples keep their seed's slope).
+    GX = np.zeros((h, w), np.float32)
+    GY = np.zeros((h, w), np.float32)
     if valid0 is not None:
         # Transparent photo pixels: nothing to grow from or behind.
         F[~valid0] = np.inf
@@ -120,22 +179,59 @@ def grow_layers(
     disps: list[np.ndarray] = []
     contexts: list[np.ndarray] = []
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    pairs0 = _cut_pairs(cuts)
+    grown_y = np.zeros(0, np.intp)
+    grown_x = np.zeros(0, np.intp)
     for k in range(1, max_layers + 1):
-        seed = _seeds(F, Flayer, cuts, threshold) & (reach < steps - 1.0) & np.isfinite(F)
-        n_seeds = int(np.count_nonzero(seed))
-        if n_seeds == 0:
+        sy, sx = _seeds(F, Flayer, pairs0, (grown_y, grown_x), threshold)
+        live = (reach[sy, sx] < steps - 1.0) & np.isfinite(F[sy, sx])
+        seed = np.zeros((h, w), bool)
+        seed[sy[live], sx[live]] = True
+        sy, sx = np.nonzero(seed)  # row-major, de-duplicated
+        if sy.size == 0:
             break
         dist, labels = cv2.distanceTransformWithLabels(
             (~seed).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
         )
-        seed_labels = labels[seed]
-        value_of = np.zeros(int(seed_labels.max()) + 1, np.float32)
-        value_of[seed_labels] = F[seed]
-        reach_of = np.zeros_like(value_of)
-        reach_of[seed_labels] = reach[seed]
-        v = value_of[labels]
-        limit = steps - reach_of[labels]
-        accept = (~seed) & (dist <= limit) & (v < F - threshold)
+        # Labels number the seeds in row-major order (as np.nonzero lists them); index 0 unused.
+        n_lab = sy.size + 1
+        lab_seed = labels[sy, sx]
+        value_of = np.zeros(n_lab, np.float32)
+        value_of[lab_seed] = F[sy, sx]
+        reach_of = np.zeros(n_lab, np.float32)
+        reach_of[lab_seed] = reach[sy, sx]
+        sy_of = np.zeros(n_lab, np.float32)
+        sy_of[lab_seed] = sy
+        sx_of = np.zeros(n_lab, np.float32)
+        sx_of[lab_seed] = sx
+        limit_cap = np.float32(MAX_EXTRAPOLATION) * value_of / np.float32(max(steps, 1.0))
+        gsx, gsy = GX[sy, sx], GY[sy, sx]
+        on0 = Flayer[sy, sx] == 0
+        if on0.any():
+            gsx[on0], gsy[on0] = seed_slope(disp0, cuts, sy[on0], sx[on0])
+        gx_of = np.zeros(n_lab, np.float32)
+        gx_of[lab_seed] = gsx
+        gy_of = np.zeros(n_lab, np.float32)
+        gy_of[lab_seed] = gsy
+        gnorm = np.sqrt(gx_of**2 + gy_of**2)
+        shrink = np.minimum(1.0, limit_cap / np.maximum(gnorm, 1e-12)).astype(np.float32)
+        gx_of *= shrink
+        gy_of *= shrink
+        # Work on the candidate pixels only (within reach of some seed): bands, not the image.
+        zone_y, zone_x = np.nonzero(dist <= steps + context_band)
+        zone_d = dist[zone_y, zone_x]
+        cand = (zone_d <= steps) & (zone_d > 0)
+        cy, cx, dd = zone_y[cand], zone_x[cand], zone_d[cand]
+        lab = labels[cy, cx]
+        ok = dd <= steps - reach_of[lab]
+        cy, cx, lab, dd = cy[ok], cx[ok], lab[ok], dd[ok]
+        v = value_of[lab] + gx_of[lab] * (cx - sx_of[lab]) + gy_of[lab] * (cy - sy_of[lab])
+        v = np.maximum(v, np.float32(1.0 - MAX_EXTRAPOLATION) * value_of[lab])
+        Fc = F[cy, cx]
+        ok = v < Fc - threshold
+        cy, cx, lab, dd, v = cy[ok], cx[ok], lab[ok], dd[ok], v[ok]
+        accept = np.zeros((h, w), bool)
+        accept[cy, cx] = True
         # Keep only regions 4-connected to a seed (growth never jumps across a gap).
         n, comp = cv2.connectedComponents(accept.view(np.uint8), connectivity=4)
         if n <= 1:
@@ -144,19 +240,34 @@ def grow_layers(
         keep = np.zeros(n, bool)
         keep[np.unique(comp[touching])] = True
         keep[0] = False
-        accept = keep[comp]
-        if not accept.any():
+        ok = keep[comp[cy, cx]]
+        cy, cx, lab, dd, v = cy[ok], cx[ok], lab[ok], dd[ok], v[ok]
+        if cy.size == 0:
             break
+        accept = np.zeros((h, w), bool)
+        accept[cy, cx] = True
         # Background context for inpainting: near the grown region, on the seed's surface or
         # behind it, never in front of it (the foreground).
-        context_zone = (~accept) & (dist <= limit + context_band)
-        context_zone &= (F <= v + threshold) & (F >= v - 4.0 * threshold)
-        contexts.append(np.where(context_zone, Flayer, np.int8(-1)).astype(np.int8))
+        outside = ~accept[zone_y, zone_x]
+        zy, zx = zone_y[outside], zone_x[outside]
+        zl = labels[zy, zx]
+        vz = value_of[zl]
+        Fz = F[zy, zx]
+        inz = (Fz <= vz + threshold) & (Fz >= vz - 4.0 * threshold)
+        context = np.full((h, w), -1, np.int8)
+        context[zy[inz], zx[inz]] = Flayer[zy[inz], zx[inz]]
+        contexts.append(context)
         masks.append(accept)
-        disps.append(np.where(accept, v, np.float32(0.0)).astype(np.float32))
-        F = np.where(accept, v, F)
-        Flayer = np.where(accept, np.int8(k), Flayer)
-        reach = np.where(accept, reach_of[labels] + dist, reach)
+        layer_disp = np.zeros((h, w), np.float32)
+        layer_disp[cy, cx] = v
+        disps.append(layer_disp)
+        F[cy, cx] = v
+        Flayer[cy, cx] = k
+        reach[cy, cx] = reach_of[lab] + dd
+        GX[cy, cx] = gx_of[lab]
+        GY[cy, cx] = gy_of[lab]
+        grown_y = np.concatenate([grown_y, cy])
+        grown_x = np.concatenate([grown_x, cx])
     return masks, disps, contexts
 
 
@@ -182,50 +293,38 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
     if k_layers == 1:
         return links
     grown = valid[1:].any(axis=0)
-    ys, xs = np.nonzero(grown)
-    if ys.size == 0:
-        return links
-    y0, y1 = max(int(ys.min()) - 1, 0), min(int(ys.max()) + 2, h)
-    x0, x1 = max(int(xs.min()) - 1, 0), min(int(xs.max()) + 2, w)
     big = np.float32(np.inf)
-    for direction in (R, D):
-        for r0 in range(y0, y1, _LINK_CHUNK_ROWS):
-            r1 = min(r0 + _LINK_CHUNK_ROWS, y1)
-            if direction == R:
-                a = (slice(None), slice(r0, r1), slice(x0, x1 - 1))
-                b = (slice(None), slice(r0, r1), slice(x0 + 1, x1))
-                cut00 = cuts.right[r0:r1, x0 : x1 - 1]
-            else:
-                r1b = min(r1, h - 1)
-                if r1b <= r0:
-                    continue
-                a = (slice(None), slice(r0, r1b), slice(x0, x1))
-                b = (slice(None), slice(r0 + 1, r1b + 1), slice(x0, x1))
-                cut00 = cuts.down[r0:r1b, x0:x1]
-            va, vb = valid[a], disp[a]
-            wa, wb = valid[b], disp[b]
-            # diff[k, j]: cost of linking sample k at p with sample j at q.
-            diff = np.abs(vb[:, None] - wb[None, :])
-            ok = va[:, None] & wa[None, :] & (diff <= threshold)
-            diff = np.where(ok, diff, big)
-            # Layer 0 - layer 0 is decided by the cuts and takes priority.
-            diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
-            best_j = np.argmin(diff, axis=1)  # (K, h, w): for each k at p
-            best_k = np.argmin(diff, axis=0)  # (K, h, w): for each j at q
+    for direction, (dy, dx) in ((R, (0, 1)), (D, (1, 0))):
+        # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
+        g = grown[: h - dy, : w - dx] | grown[dy:, dx:]
+        py, px = np.nonzero(g)
+        if py.size == 0:
+            continue
+        qy, qx = py + dy, px + dx
+        va, vb = valid[:, py, px], disp[:, py, px]  # (K, n)
+        wa, wb = valid[:, qy, qx], disp[:, qy, qx]
+        cut00 = (cuts.right if direction == R else cuts.down)[py, px]
+        # diff[k, j]: cost of linking sample k at p with sample j at q.
+        diff = np.abs(vb[:, None] - wb[None, :])
+        ok = va[:, None] & wa[None, :] & (diff <= threshold)
+        diff = np.where(ok, diff, big)
+        # Layer 0 - layer 0 is decided by the cuts and takes priority.
+        diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
+        best_j = np.argmin(diff, axis=1)  # (K, n): for each k at p
+        best_k = np.argmin(diff, axis=0)  # (K, n): for each j at q
+        opposite = OPPOSITE[direction]
+        for k in range(k_layers):
+            j = best_j[k]
+            finite = np.take_along_axis(diff[k], j[None], axis=0)[0] < big
+            mutual = np.take_along_axis(best_k, j[None], axis=0)[0] == k
+            linked = finite & mutual
+            links[k, direction, py, px] = np.where(linked, j, -1).astype(np.int8)
+            # Reverse links (symmetric by construction): clear, then set from the forward ones.
+        for j in range(k_layers):
+            back = np.full(py.size, -1, np.int8)
             for k in range(k_layers):
-                j = best_j[k]
-                finite = np.take_along_axis(diff[k], j[None], axis=0)[0] < big
-                mutual = np.take_along_axis(best_k, j[None], axis=0)[0] == k
-                linked = finite & mutual
-                out_f = links[k, direction][a[1:]]
-                out_f[...] = np.where(linked, j, np.int8(-1))
-            # Reverse links from the forward ones (symmetric by construction).
-            opposite = OPPOSITE[direction]
-            for j in range(k_layers):
-                back = np.full(wa.shape[1:], -1, np.int8)
-                for k in range(k_layers):
-                    back = np.where(links[k, direction][a[1:]] == j, np.int8(k), back)
-                links[j, opposite][b[1:]] = back
+                back = np.where(links[k, direction, py, px] == j, np.int8(k), back)
+            links[j, opposite, qy, qx] = back
     return links
 
 
@@ -237,7 +336,11 @@ def pad_reflect(image: np.ndarray, margin: int) -> np.ndarray:
     h, w = image.shape[:2]
     if margin >= min(h, w):
         # Reflection needs the image to be larger than the margin; repeat it if it is not.
-        return np.pad(image, ((margin, margin), (margin, margin)) + ((0, 0),) * (image.ndim - 2), mode="symmetric")
+        return np.pad(
+            image,
+            ((margin, margin), (margin, margin)) + ((0, 0),) * (image.ndim - 2),
+            mode="symmetric",
+        )
     return cv2.copyMakeBorder(image, margin, margin, margin, margin, cv2.BORDER_REFLECT_101)
 
 
@@ -257,7 +360,9 @@ def build_ldi(
     ``margin`` tells which positions are outside the photo. Colours of grown layers are left
     for ``inpaint.inpaint_ldi``."""
     h, w = disp.shape
-    masks, disps, contexts = grow_layers(disp, cuts, threshold, steps, max_layers, context_band, valid0)
+    masks, disps, contexts = grow_layers(
+        disp, cuts, threshold, steps, max_layers, context_band, valid0
+    )
     k_layers = 1 + len(masks)
     valid = np.zeros((k_layers, h, w), bool)
     valid[0] = True if valid0 is None else valid0
@@ -269,7 +374,7 @@ def build_ldi(
         inside = np.zeros((h, w), bool)
         inside[margin : h - margin, margin : w - margin] = True
         flags[0][~inside] = MARGIN | INPAINTED
-    for k, (m, d) in enumerate(zip(masks, disps), start=1):
+    for k, (m, d) in enumerate(zip(masks, disps, strict=False), start=1):
         valid[k] = m
         disparity[k] = d
         flags[k][m] = GROWN | INPAINTED

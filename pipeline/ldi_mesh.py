@@ -13,7 +13,7 @@ its quad / block, whose vertices are duplicated per tile.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -60,10 +60,14 @@ def _links_in_image(ldi: LDI, lmap: np.ndarray, y0: int, x0: int) -> tuple[np.nd
     sample shown at p links to the layer shown at q."""
     h, w = lmap.shape
     present = lmap >= 0
-    lp = np.clip(lmap, 0, None).astype(np.intp)
-    yy, xx = np.mgrid[y0 : y0 + h, x0 : x0 + w]
-    right_of = ldi.links[lp, R, yy, xx]
-    down_of = ldi.links[lp, D, yy, xx]
+    if ldi.layers == 1 or not (lmap > 0).any():
+        # Layer-0-only image (the photo layer): links of layer 0 directly.
+        right_of = ldi.links[0, R, y0 : y0 + h, x0 : x0 + w]
+        down_of = ldi.links[0, D, y0 : y0 + h, x0 : x0 + w]
+    else:
+        lp = np.clip(lmap, 0, None)[None].astype(np.intp)
+        right_of = np.take_along_axis(ldi.links[:, R, y0 : y0 + h, x0 : x0 + w], lp, axis=0)[0]
+        down_of = np.take_along_axis(ldi.links[:, D, y0 : y0 + h, x0 : x0 + w], lp, axis=0)[0]
     link_r = present[:, :-1] & present[:, 1:] & (right_of[:, :-1] == lmap[:, 1:])
     link_d = present[:-1, :] & present[1:, :] & (down_of[:-1, :] == lmap[1:, :])
     return link_r, link_d
@@ -111,7 +115,9 @@ def ldi_to_mesh(
             sel = keep_full_layer == j
             keep_full[j][ry[sel] + y0, rx[sel] + x0] = True
     kernel = np.ones((3, 3), np.uint8)
-    keep_full = [cv2.dilate(kf.view(np.uint8), kernel).view(bool) if kf.any() else kf for kf in keep_full]
+    keep_full = [
+        cv2.dilate(kf.view(np.uint8), kernel).view(bool) if kf.any() else kf for kf in keep_full
+    ]
 
     # --- triangulate every layer image -------------------------------------------------
     pieces = []  # (k, triangles in global flat lattice positions, anchors global y, x)
@@ -127,7 +133,15 @@ def ldi_to_mesh(
         link_r, link_d = _links_in_image(ldi, lmap, y0, x0)
         own = None if k == 0 else lmap == k
         tris, anchor = triangulate(
-            present, disp, link_r, link_d, ldi.threshold, s, tolerance, own, keep_full[k][y0:y1, x0:x1]
+            present,
+            disp,
+            link_r,
+            link_d,
+            ldi.threshold,
+            s,
+            tolerance,
+            own,
+            keep_full[k][y0:y1, x0:x1],
         )
         cw = x1 - x0
         ty, tx = tris // cw + y0, tris % cw + x0
@@ -269,7 +283,9 @@ def build_ldi_mesh(
     disp_p = pad_reflect(np.ascontiguousarray(disp, np.float32), margin)
     rgb_p = pad_reflect(np.ascontiguousarray(rgb), margin)
     valid_p = None if valid is None else pad_reflect(valid.view(np.uint8), margin).view(bool)
-    guide = rgb_p.astype(np.float32) * np.float32(1.0 / (65535.0 if rgb.dtype == np.uint16 else 255.0))
+    guide = rgb_p.astype(np.float32) * np.float32(
+        1.0 / (65535.0 if rgb.dtype == np.uint16 else 255.0)
+    )
     pre = preprocess(
         disp_p,
         guide,
@@ -296,8 +312,12 @@ def build_ldi_mesh(
     t0 = time.perf_counter()
     progress("mesh", 0.85, "Meshing and packing the texture atlas")
     raw = depth.disparity()
-    z_of_disp = depth_function(depth.kind, float(np.max(raw)), settings.depth_scale, settings.far_ratio)
-    mesh = ldi_to_mesh(ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance)
+    z_of_disp = depth_function(
+        depth.kind, float(np.max(raw)), settings.depth_scale, settings.far_ratio
+    )
+    mesh = ldi_to_mesh(
+        ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance
+    )
     timings["meshing"] = time.perf_counter() - t0
     mesh.timings.update(timings)
     return mesh

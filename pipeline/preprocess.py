@@ -79,7 +79,9 @@ def weighted_median(
             nx = np.clip(cx[:, None] + ox[None, :], 0, w - 1)
             values = src[ny, nx]  # (n, 25)
             diff = guide[ny, nx] - guide[cy, cx][:, None, :]
-            weights = spatial[None, :] * np.exp(-np.einsum("nkc,nkc->nk", diff, diff) * inv_two_sigma2)
+            weights = spatial[None, :] * np.exp(
+                -np.einsum("nkc,nkc->nk", diff, diff) * inv_two_sigma2
+            )
             order = np.argsort(values, axis=1)
             sorted_values = np.take_along_axis(values, order, axis=1)
             cum = np.cumsum(np.take_along_axis(weights, order, axis=1), axis=1)
