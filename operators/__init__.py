@@ -1,13 +1,17 @@
 """Operators: import a photo as a 3D photo, and the headless entry points."""
 
-from . import import_photo
+from . import animate_camera, cli_command, import_photo, render
 
-classes = (import_photo.ONESHOT3D_OT_import_photo,)
+classes = (
+    import_photo.ONESHOT3D_OT_import_photo,
+    *animate_camera.classes,
+    *render.classes,
+)
 
 
 def register() -> None:
-    pass
+    cli_command.register()
 
 
 def unregister() -> None:
-    pass
+    cli_command.unregister()

@@ -4,31 +4,127 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
+
+# The depth network used when neither --depth, --depth-dir nor --backend says otherwise.
+DEFAULT_BACKEND = "depth-anything-v2-small"
+ENGINES = ("CYCLES", "EEVEE", "WORKBENCH")
+
+
+def _upper(value: str) -> str:
+    return value.strip().upper()
+
+
+def _presets(value: str) -> list[str]:
+    """``--preset SWING`` or ``--presets SWING,CIRCLE`` (repeatable; merged later)."""
+    return [p.strip().upper() for p in value.split(",") if p.strip()]
 
 
 def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Import photos as 3D photos into .blend files and render previews.",
+        description=(
+            "Import photos as 3D photos into .blend files, render previews and camera-move "
+            "videos. Writes DIR/<name>/<name>.blend, <name>_preview.png, <name>_<preset>.mp4 "
+            "and DIR/summary.json; exits non-zero when any photo failed."
+        ),
     )
-    parser.add_argument("photo", help="a photo, or a folder of photos")
+    parser.add_argument("photo", help="a photo, or a folder of photos (searched recursively)")
     parser.add_argument("--output", "-o", required=True, help="output folder")
-    parser.add_argument("--depth", default="", help="depth map file for a single photo")
-    parser.add_argument(
+
+    depth = parser.add_argument_group("depth")
+    depth.add_argument("--depth", default="", help="depth map file for a single photo")
+    depth.add_argument(
+        "--depth-dir",
+        default="",
+        help="folder of depth maps paired with the photos by name (<stem>, <stem>_depth, ...)",
+    )
+    depth.add_argument(
         "--depth-kind",
         choices=("depth", "disparity"),
         default="disparity",
-        help="what the depth file holds: distance along the camera axis, or inverse depth",
+        help="what the depth files hold: distance along the camera axis, or inverse depth",
     )
-    parser.add_argument("--depth-threshold", type=float, default=0.04)
-    parser.add_argument("--depth-scale", type=float, default=1.0)
-    parser.add_argument(
+    depth.add_argument(
+        "--backend",
+        default=None,
+        help=f"depth network for photos without a depth file (default {DEFAULT_BACKEND} "
+        "when no depth files are given)",
+    )
+    depth.add_argument(
+        "--model-dir",
+        default="",
+        help="folder with model files (else $ONESHOT3D_MODEL_DIR, else the download cache)",
+    )
+    depth.add_argument("--device", choices=("cpu", "cuda", "mps"), default="cpu")
+    depth.add_argument("--depth-threshold", type=float, default=0.04)
+    depth.add_argument("--depth-scale", type=float, default=1.0)
+    depth.add_argument("--far-ratio", type=float, default=30.0)
+    depth.add_argument(
         "--fov", type=float, default=0.0, help="degrees across the long side; 0 = EXIF/default"
     )
-    parser.add_argument("--material", choices=("emission", "principled"), default="emission")
-    parser.add_argument("--samples", type=int, default=16, help="Cycles samples for renders")
-    parser.add_argument("--no-preview", action="store_true", help="skip the preview render")
+
+    ldi = parser.add_argument_group("layered depth image")
+    ldi.add_argument("--mesh-mode", type=_upper, choices=("LDI", "TORN", "RUBBER"), default="LDI")
+    ldi.add_argument("--extension", type=float, default=0.06, help="fraction of the long side")
+    ldi.add_argument("--context-band", type=float, default=0.08)
+    ldi.add_argument("--frame-margin", type=float, default=0.06)
+    ldi.add_argument("--ldi-layers", type=int, default=2)
+    ldi.add_argument("--inpainter", default="pushpull", help="pushpull, telea, fsr or file:PATH")
+    ldi.add_argument("--median-size", type=int, default=5)
+    ldi.add_argument("--min-edge-length", type=float, default=15.0)
+    ldi.add_argument("--simplify-tolerance", type=float, default=0.002)
+    ldi.add_argument("--material", choices=("emission", "principled"), default="emission")
+
+    anim = parser.add_argument_group("camera moves and rendering")
+    anim.add_argument(
+        "--preset",
+        "--presets",
+        dest="presets",
+        action="append",
+        type=_presets,
+        default=[],
+        help="camera move to render as <name>_<preset>.mp4; repeat or comma-separate "
+        "(SWING, VERTICAL, CIRCLE, ZOOM_IN, DOLLY_ZOOM, KEN_BURNS); none = .blend + preview",
+    )
+    anim.add_argument("--frames", type=int, default=90, help="frames per video")
+    anim.add_argument(
+        "--amplitude-scale",
+        type=float,
+        default=1.0,
+        help="multiplier on every preset's default amplitude",
+    )
+    anim.add_argument("--no-loop", action="store_true", help="one-way moves instead of loops")
+    anim.add_argument(
+        "--resolution-scale",
+        type=float,
+        default=100.0,
+        help="render size as a percentage of the photo's size (default 100)",
+    )
+    anim.add_argument("--engine", type=_upper, choices=ENGINES, default="CYCLES")
+    anim.add_argument("--samples", type=int, default=16, help="render samples per pixel")
+    anim.add_argument("--stereo", action="store_true", help="side-by-side stereo videos")
+    anim.add_argument("--interaxial", type=float, default=0.0, help="0 = focus depth / 30")
+    anim.add_argument("--no-preview", action="store_true", help="skip the preview render")
+
+    batch = parser.add_argument_group("batch")
+    batch.add_argument("--shard", type=int, default=0, help="this machine's shard (0-based)")
+    batch.add_argument("--num-shards", type=int, default=1, help="number of shards")
+    batch.add_argument(
+        "--overwrite", action="store_true", help="redo photos whose outputs already exist"
+    )
     return parser
+
+
+def presets_of(args: argparse.Namespace) -> list[str]:
+    """The requested presets, flattened, upper case, de-duplicated in order."""
+    out: list[str] = []
+    for group in args.presets or []:
+        for p in group if isinstance(group, list) else [group]:
+            if p not in out:
+                out.append(p)
+    return out
 
 
 def import_keywords(args: argparse.Namespace) -> dict[str, object]:
@@ -40,4 +136,46 @@ def import_keywords(args: argparse.Namespace) -> dict[str, object]:
         "depth_scale": args.depth_scale,
         "fov": args.fov,
         "material": args.material.upper(),
+    }
+
+
+def pipeline_keywords(
+    args: argparse.Namespace, photo: Path, depth: Path | None = None
+) -> dict[str, Any]:
+    """PipelineSettings keywords for one photo (``depth``: its paired depth file, if any).
+
+    Backend choice: a depth file wins unless ``--backend`` names a network explicitly and no
+    file was found; without any depth option the default network runs.
+    """
+    depth_path = str(depth) if depth is not None else ""
+    if depth_path:
+        backend = "FILE"
+    elif args.backend:
+        backend = args.backend
+    elif args.depth or args.depth_dir:
+        backend = "FILE"  # a depth file was expected but not found: fail with that message
+    else:
+        backend = DEFAULT_BACKEND
+    if backend.upper() == "FILE":
+        backend = "FILE"
+    return {
+        "filepath": str(photo.resolve()),
+        "depth_filepath": depth_path,
+        "depth_kind": args.depth_kind.upper(),
+        "depth_backend": backend,
+        "model_dir": args.model_dir,
+        "device": args.device,
+        "depth_threshold": args.depth_threshold,
+        "depth_scale": args.depth_scale,
+        "far_ratio": args.far_ratio,
+        "fov": args.fov,
+        "mesh_mode": args.mesh_mode,
+        "extension": args.extension,
+        "context_band": args.context_band,
+        "frame_margin": args.frame_margin,
+        "ldi_layers": args.ldi_layers,
+        "inpainter": args.inpainter,
+        "median_size": args.median_size,
+        "min_edge_length": args.min_edge_length,
+        "simplify_tolerance": args.simplify_tolerance,
     }

@@ -1,10 +1,10 @@
-"""Headless jobs: import a photo into a saved .blend and render a preview (``blender -b``)."""
+"""Headless jobs (``blender -b``): import one photo or a folder of photos into saved .blend
+files, with a preview render and camera-move videos (see operators.batch_job)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import bpy
@@ -16,31 +16,17 @@ PREVIEW_LONG_SIDE = 1024
 
 def configure_cycles(scene: bpy.types.Scene, samples: int) -> None:
     """Settings suited to an unlit 3D photo: CPU, few samples, no denoising."""
-    scene.render.engine = "CYCLES"  # type: ignore[assignment]  # stubs list built-in engines only
-    cycles = scene.cycles  # type: ignore[attr-defined]  # Cycles registers its settings at runtime
-    cycles.device = "CPU"
-    cycles.samples = samples
-    cycles.use_denoising = False
-    cycles.use_adaptive_sampling = False
-    scene.render.use_persistent_data = True
-    scene.view_settings.view_transform = "Standard"
-    scene.view_settings.look = "None"
+    from .render import configure_engine
+
+    configure_engine(scene, "CYCLES", samples)
 
 
 def render_still(
     scene: bpy.types.Scene, path: Path, samples: int, long_side: int | None = None
 ) -> Path:
-    configure_cycles(scene, samples)
-    render = scene.render
-    if long_side:
-        longest = max(render.resolution_x, render.resolution_y)
-        render.resolution_percentage = max(1, min(100, round(100 * long_side / longest)))
-    render.image_settings.file_format = "PNG"
-    render.image_settings.color_mode = "RGB"
-    render.filepath = str(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    bpy.ops.render.render(write_still=True)
-    return path
+    from . import render
+
+    return render.render_still(scene, path, "CYCLES", samples, long_side=long_side)
 
 
 def save_blend(path: Path) -> None:
@@ -52,8 +38,8 @@ def save_blend(path: Path) -> None:
 
 
 def import_one(photo: Path, args: argparse.Namespace) -> bpy.types.Scene:
-    """Import ``photo`` into a new empty scene; the operator's error report is raised as
-    RuntimeError."""
+    """Import ``photo`` with the import operator into a new empty scene; the operator's error
+    report is raised as RuntimeError."""
     bpy.ops.wm.read_homefile(use_empty=True)
     result = bpy.ops.oneshot3d.import_photo(  # type: ignore[attr-defined]
         filepath=str(photo.resolve()), **import_keywords(args)
@@ -66,19 +52,8 @@ def import_one(photo: Path, args: argparse.Namespace) -> bpy.types.Scene:
 
 
 def run(args: argparse.Namespace) -> int:
-    photo = Path(args.photo)
-    out_dir = Path(args.output) / photo.stem
-    try:
-        scene = import_one(photo, args)
-    except RuntimeError as e:
-        print(f"oneshot3d: {e}", file=sys.stderr)
-        return 1
-    blend = out_dir / f"{photo.stem}.blend"
-    save_blend(blend)
-    print(f"oneshot3d: wrote {blend}")
-    if not args.no_preview:
-        png = render_still(
-            scene, out_dir / f"{photo.stem}_preview.png", args.samples, PREVIEW_LONG_SIDE
-        )
-        print(f"oneshot3d: wrote {png}")
-    return 0
+    """One photo or a folder: DIR/<name>/<name>.blend (+ preview, + one video per preset)
+    and DIR/summary.json. Exit code 0 = all ok, 1 = some photo failed, 2 = bad command."""
+    from .batch_job import run_batch
+
+    return run_batch(args)

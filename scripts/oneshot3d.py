@@ -19,8 +19,10 @@ EXTENSION_ID = "oneshot3d"
 
 def ensure_extension() -> ModuleType:
     """The extension's package, registered in this Blender session."""
-    import addon_utils
     import bpy  # first: importing bpy puts Blender's own modules (addon_utils) on the path
+
+    # isort: split
+    import addon_utils
 
     for name, module in sys.modules.items():
         if (
@@ -38,8 +40,9 @@ def ensure_extension() -> ModuleType:
             addon_utils.enable(name, default_set=True)
             if name in sys.modules and hasattr(bpy.types, "ONESHOT3D_OT_import_photo"):
                 return sys.modules[name]
-    if EXTENSION_ID in sys.modules:
-        return sys.modules[EXTENSION_ID]
+    loaded = sys.modules.get(EXTENSION_ID)
+    if loaded is not None and hasattr(loaded, "__path__"):  # the package, not this script
+        return loaded
     # Not installed: load this checkout as the package "oneshot3d" and register it.
     spec = importlib.util.spec_from_file_location(
         EXTENSION_ID, CHECKOUT / "__init__.py", submodule_search_locations=[str(CHECKOUT)]

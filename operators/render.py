@@ -1,0 +1,249 @@
+"""Render a 3D photo: stills, H.264 MP4 videos or image sequences, optionally side-by-side
+stereo, with settings suited to an unlit photo (few samples, no denoising, persistent data).
+
+Headless renders write to a temporary name and rename into place when complete, so a crash
+never leaves a full-size but truncated video behind (the batch runner's resume relies on it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import cast
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from ..panels.animation import ENGINE_ITEMS, FORMAT_ITEMS
+from .typing_helpers import OperatorResult
+
+# Blender's engine identifiers per our name, newest first (EEVEE was BLENDER_EEVEE_NEXT in
+# 4.2-4.4 and is BLENDER_EEVEE again in 5.0).
+ENGINE_IDS = {
+    "CYCLES": ("CYCLES",),
+    "EEVEE": ("BLENDER_EEVEE", "BLENDER_EEVEE_NEXT"),
+    "WORKBENCH": ("BLENDER_WORKBENCH",),
+}
+
+
+def configure_engine(scene: bpy.types.Scene, engine: str = "CYCLES", samples: int = 16) -> None:
+    """Engine settings for an unlit (Emission) photo: the texture is the whole image, so a few
+    samples only anti-alias edges and no denoiser is needed."""
+    engine = engine.upper()
+    if engine not in ENGINE_IDS:
+        raise ValueError(f"engine {engine!r}: choose one of {', '.join(ENGINE_IDS)}")
+    for ident in ENGINE_IDS[engine]:
+        try:
+            scene.render.engine = ident  # type: ignore[assignment]
+            break
+        except TypeError:  # not an engine of this Blender version
+            continue
+    if engine == "CYCLES":
+        cycles = scene.cycles  # type: ignore[attr-defined]  # registered by the Cycles add-on
+        cycles.device = "CPU"
+        cycles.samples = samples
+        cycles.use_denoising = False
+        cycles.use_adaptive_sampling = False
+        cycles.max_bounces = 0  # emission seen directly: no light paths to follow
+    elif engine == "EEVEE":
+        eevee = scene.eevee
+        eevee.taa_render_samples = samples
+    else:
+        shading = scene.display.shading
+        shading.light = "FLAT"
+        shading.color_type = "TEXTURE"
+        scene.display.render_aa = "8"
+    scene.render.use_persistent_data = True  # keep the mesh between frames of an animation
+    scene.render.use_motion_blur = False
+    scene.render.film_transparent = False
+    # Standard reproduces the photo's pixel values; AgX / Filmic would shift them.
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+
+
+def output_size(scene: bpy.types.Scene, scale_percent: float, even: bool) -> tuple[int, int]:
+    """The photo's size (the scene resolution the import set) scaled; H.264 wants even sizes."""
+    w = scene.render.resolution_x * scale_percent / 100.0
+    h = scene.render.resolution_y * scale_percent / 100.0
+    if even:
+        return max(2, 2 * round(w / 2)), max(2, 2 * round(h / 2))
+    return max(1, round(w)), max(1, round(h))
+
+
+@contextmanager
+def render_size(scene: bpy.types.Scene, size: tuple[int, int]) -> Iterator[None]:
+    """Render at ``size`` and restore the scene's resolution (the photo's size) afterwards."""
+    r = scene.render
+    saved = r.resolution_x, r.resolution_y, r.resolution_percentage
+    r.resolution_x, r.resolution_y = size
+    r.resolution_percentage = 100
+    try:
+        yield
+    finally:
+        r.resolution_x, r.resolution_y, r.resolution_percentage = saved
+
+
+def configure_output(scene: bpy.types.Scene, file_format: str) -> None:
+    """MP4 (H.264 through Blender's FFmpeg, high quality) or PNG images."""
+    settings = scene.render.image_settings
+    if file_format == "MP4":
+        if hasattr(settings, "media_type"):  # 5.x: pick the media type before the format
+            settings.media_type = "VIDEO"
+        settings.file_format = "FFMPEG"
+        ff = scene.render.ffmpeg
+        ff.format = "MPEG4"
+        ff.codec = "H264"
+        ff.constant_rate_factor = "HIGH"
+        ff.ffmpeg_preset = "GOOD"
+        ff.gopsize = max(1, min(ff.gopsize, 12))
+        ff.audio_codec = "NONE"
+        settings.color_mode = "RGB"
+    elif file_format == "PNG":
+        if hasattr(settings, "media_type"):
+            settings.media_type = "IMAGE"
+        settings.file_format = "PNG"
+        settings.color_mode = "RGB"
+        settings.color_depth = "8"
+    else:
+        raise ValueError(f"file_format {file_format!r}: choose MP4 or PNG")
+    scene.render.use_file_extension = True
+
+
+def configure_stereo(
+    scene: bpy.types.Scene, camera: bpy.types.Object | None, enabled: bool, interaxial: float
+) -> None:
+    """Side-by-side stereo: Blender's stereo camera (left/right eyes ``interaxial`` apart,
+    off-axis, converging at the photo's focus depth) and a side-by-side output."""
+    r = scene.render
+    r.use_multiview = enabled
+    if not enabled:
+        return
+    r.views_format = "STEREO_3D"
+    settings = r.image_settings
+    settings.views_format = "STEREO_3D"
+    fmt = settings.stereo_3d_format
+    fmt.display_mode = "SIDEBYSIDE"
+    fmt.use_sidebyside_crosseyed = False
+    fmt.use_squeezed_frame = False
+    if camera is None:
+        return
+    focus = 1.0
+    for obj in scene.objects:
+        props = getattr(obj, "oneshot3d", None)
+        if props is not None and props.is_photo and props.camera == camera:
+            focus = float(props.focus_depth) or 1.0
+    stereo = cast(bpy.types.Camera, camera.data).stereo
+    stereo.convergence_mode = "OFFAXIS"  # parallel axes, shifted frusta: no keystone
+    stereo.convergence_distance = focus
+    # 1/30 of the convergence distance: the stereographers' rule for comfortable depth.
+    stereo.interocular_distance = interaxial if interaxial > 0 else focus / 30.0
+
+
+def _render(scene: bpy.types.Scene, animation: bool) -> None:
+    bpy.ops.render.render(animation=animation, write_still=not animation, scene=scene.name)
+
+
+def render_still(
+    scene: bpy.types.Scene,
+    path: Path,
+    engine: str = "CYCLES",
+    samples: int = 16,
+    scale_percent: float = 100.0,
+    long_side: int | None = None,
+    frame: int | None = None,
+) -> Path:
+    """One PNG of the current (or given) frame; ``long_side`` caps the size."""
+    configure_engine(scene, engine, samples)
+    if long_side:
+        longest = max(scene.render.resolution_x, scene.render.resolution_y)
+        scale_percent = min(scale_percent, 100.0 * long_side / longest)
+    configure_output(scene, "PNG")
+    if frame is not None:
+        scene.frame_set(frame)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".part" + path.suffix)
+    scene.render.filepath = str(tmp)
+    with render_size(scene, output_size(scene, scale_percent, even=False)):
+        _render(scene, animation=False)
+    os.replace(tmp, path)
+    return path
+
+
+def render_animation(
+    scene: bpy.types.Scene,
+    path: Path,
+    file_format: str = "MP4",
+    engine: str = "CYCLES",
+    samples: int = 16,
+    scale_percent: float = 100.0,
+    stereo: bool = False,
+    interaxial: float = 0.0,
+) -> Path:
+    """Render the scene's frame range. MP4: ``path`` is the video, written to a temporary name
+    and renamed when complete. PNG: ``path`` is the prefix (``name_####.png`` files)."""
+    configure_engine(scene, engine, samples)
+    configure_output(scene, file_format)
+    configure_stereo(scene, scene.camera, stereo, interaxial)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size = output_size(scene, scale_percent, even=file_format == "MP4")
+    try:
+        with render_size(scene, size):
+            if file_format == "MP4":
+                tmp = path.with_name(path.stem + ".part" + path.suffix)
+                scene.render.filepath = str(tmp)
+                _render(scene, animation=True)
+                os.replace(tmp, path)
+            else:
+                scene.render.filepath = str(path.with_suffix("")) + "_####"
+                _render(scene, animation=True)
+    finally:
+        scene.render.use_multiview = False
+    return path
+
+
+class ONESHOT3D_OT_render(bpy.types.Operator):
+    """Render the 3D photo's camera animation as a video or an image sequence"""
+
+    bl_idname = "oneshot3d.render"
+    bl_label = "Render 3D Photo"
+    bl_options = {"REGISTER"}
+
+    filepath: StringProperty(name="Output", default="//render/3dphoto.mp4", subtype="FILE_PATH")
+    file_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="MP4")
+    engine: EnumProperty(name="Engine", items=ENGINE_ITEMS, default="CYCLES")
+    samples: IntProperty(name="Samples", default=16, min=1, max=65536)
+    resolution_scale: FloatProperty(name="Resolution %", default=100.0, min=1.0, max=400.0)
+    stereo: BoolProperty(name="Side-by-Side Stereo", default=False)
+    interaxial: FloatProperty(name="Interaxial", default=0.0, min=0.0)
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None and context.scene.camera is not None
+
+    def execute(self, context: bpy.types.Context) -> OperatorResult:
+        path = Path(bpy.path.abspath(self.filepath))
+        if self.file_format == "MP4" and path.suffix.lower() != ".mp4":
+            path = path.with_suffix(".mp4")
+        try:
+            render_animation(
+                context.scene,
+                path,
+                self.file_format,
+                self.engine,
+                self.samples,
+                self.resolution_scale,
+                self.stereo,
+                self.interaxial,
+            )
+        except (RuntimeError, ValueError, OSError) as e:
+            self.report({"ERROR"}, f"Render failed: {e}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Rendered {path}")
+        return {"FINISHED"}
+
+
+classes = (ONESHOT3D_OT_render,)
