@@ -86,12 +86,24 @@ class Progress:
     message: str = "Starting worker"
 
 
+def progress_of(message: dict[str, Any]) -> Progress:
+    return Progress(
+        str(message.get("stage", "")),
+        float(message.get("fraction", 0.0)),
+        str(message.get("message", "")),
+    )
+
+
 @dataclass
 class WorkerJob:
     """One run of the worker: ``args`` after ``python -m pipeline.worker``."""
 
     args: list[str]
     python: str = sys.executable
+    # What runs: ``python -s -m MODULE ARGS``. Another module (pip) can run under the same
+    # watch with ``parse_line`` turning its output into protocol messages.
+    module: str = f"{PACKAGE}.worker"
+    parse_line: Callable[[str], dict[str, Any] | None] | None = None
     pythonpath: list[str] = field(default_factory=worker_pythonpath)
     env: dict[str, str] = field(default_factory=dict)
     temp_dir: Path | None = None  # removed when the job ends (owned by the job)
@@ -115,13 +127,14 @@ class WorkerJob:
 
     def start(self) -> "WorkerJob":
         self.started_at = time.perf_counter()
-        cmd = [self.python, "-s", "-m", f"{PACKAGE}.worker", *self.args]
+        cmd = [self.python, "-s", "-m", self.module, *self.args]
         try:
             self._proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                # A foreign tool's errors (pip's "ERROR: ...") come on stderr: read them as lines.
+                stderr=subprocess.STDOUT if self.parse_line else subprocess.PIPE,
                 text=True,
                 encoding="utf-8",
                 errors="replace",
@@ -131,8 +144,11 @@ class WorkerJob:
         except OSError as e:
             self._fail("WorkerStartError", f"Could not start the worker ({self.python}): {e}")
             return self
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        readers = ((self._read_stdout, self._proc.stdout), (self._read_stderr, self._proc.stderr))
+        readers: list[tuple[Callable[[IO[str]], None], IO[str] | None]] = [
+            (self._read_stdout, self._proc.stdout)
+        ]
+        if self._proc.stderr is not None:
+            readers.append((self._read_stderr, self._proc.stderr))
         for target, stream in readers:
             t = threading.Thread(target=target, args=(stream,), daemon=True)
             t.start()
@@ -180,6 +196,9 @@ class WorkerJob:
         line = line.strip()
         if not line:
             return None
+        if self.parse_line is not None:
+            self._stderr.append(line)  # a foreign tool's output: all of it is report material
+            return self.parse_line(line)
         try:
             message = json.loads(line)
         except ValueError:
@@ -194,11 +213,7 @@ class WorkerJob:
         if kind == "progress":
             if not self.first_progress_at:
                 self.first_progress_at = time.perf_counter()
-            self.progress = Progress(
-                str(message.get("stage", "")),
-                float(message.get("fraction", 0.0)),
-                str(message.get("message", "")),
-            )
+            self.progress = progress_of(message)
         elif kind in ("done", "probe"):
             self.result = message
         elif kind == "error":
@@ -207,16 +222,18 @@ class WorkerJob:
 
     def _finish_from_exit(self, code: int) -> None:
         self.ended_at = time.perf_counter()
+        if code == 0 and not self.result and self.parse_line is not None and not self.error:
+            self.result = {"type": "done"}  # a foreign tool says "done" by its exit status
         if code == 0 and self.result:
             self.state = State.DONE
             self._close_pipes()  # the temp folder stays until release(): it holds the result
         elif self.error:
             self.state = State.FAILED
+            self.cleanup()
         else:
             # Killed or crashed without a word (segfault, out of memory): say so.
             how = f"signal {-code}" if code < 0 else f"exit status {code}"
             self._fail("WorkerCrash", f"The worker process ended unexpectedly ({how}).")
-        self.cleanup()
 
     def _fail(self, kind: str, message: str) -> None:
         self.state = State.FAILED
@@ -277,7 +294,7 @@ class WorkerJob:
         while not self.state.finished:
             for message in self.poll():
                 if message["type"] == "progress" and on_progress is not None:
-                    on_progress(self.progress)
+                    on_progress(progress_of(message))
             if not self.state.finished:
                 time.sleep(interval)
         return self.state
