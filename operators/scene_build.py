@@ -37,14 +37,22 @@ def build_mesh(name: str, data: "MeshData") -> bpy.types.Mesh:
     n_tri = triangles.shape[0]
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(vertices.shape[0])
-    mesh.vertices.foreach_set("co", vertices.ravel())
     mesh.loops.add(3 * n_tri)
-    mesh.loops.foreach_set("vertex_index", triangles.ravel())
     mesh.polygons.add(n_tri)
+    # Writing the generic attributes directly is 5-50x faster than vertices.co /
+    # loops.vertex_index, which go through per-element RNA access.
+    attributes = mesh.attributes
+    cast(bpy.types.FloatVectorAttribute, attributes["position"]).data.foreach_set(
+        "vector", vertices.ravel()
+    )
+    cast(bpy.types.IntAttribute, attributes[".corner_vert"]).data.foreach_set(
+        "value", triangles.ravel()
+    )
     mesh.polygons.foreach_set("loop_start", np.arange(0, 3 * n_tri, 3, dtype=np.int32))
-    uv_layer = mesh.uv_layers.new(name="UVMap")
-    uv_layer.data.foreach_set(
-        "uv", np.ascontiguousarray(data.uvs[triangles.ravel()], dtype=np.float32).ravel()
+    # A 2D float attribute on face corners is a UV map.
+    uv = cast(bpy.types.Float2Attribute, attributes.new("UVMap", "FLOAT2", "CORNER"))
+    uv.data.foreach_set(
+        "vector", np.ascontiguousarray(data.uvs[triangles.ravel()], dtype=np.float32).ravel()
     )
     for attr_name, values in data.attributes.items():
         if values.dtype in (np.bool_, np.int8):

@@ -60,7 +60,8 @@ def test_import_builds_mesh_material_camera(empty_scene, sample_photo, sample_de
     mat = me.materials[0]
     tex = next(n for n in mat.node_tree.nodes if n.type == "TEX_IMAGE")
     assert tex.image.packed_file is not None
-    assert tuple(tex.image.size) == (w, h)
+    # The texture holds at least the photo (an LDI atlas adds charts and margins).
+    assert tex.image.size[0] >= w and tex.image.size[1] >= h
     assert any(n.type == "EMISSION" for n in mat.node_tree.nodes)
     assert mesh_obj.oneshot3d.is_photo and mesh_obj.oneshot3d.camera == cam_obj
 
@@ -83,14 +84,15 @@ def test_import_twice_is_independent(empty_scene, sample_photo, sample_depth):
     cams = {next(o for o in c.objects if o.type == "CAMERA").name for c in cols}
     assert len(meshes) == 2 and len(cams) == 2
     a, b = (next(o for o in c.objects if o.type == "MESH").data for c in cols)
-    # A larger threshold tears fewer triangles.
-    assert len(b.polygons) > len(a.polygons)
     assert a.materials[0] != b.materials[0]
+    images = [m.materials[0].node_tree.nodes["Image Texture"].image for m in (a, b)]
+    assert images[0] != images[1]
+    assert {c.name for c in cols} == {"sample", "sample.001"}
 
 
 def test_torn_at_discontinuities(empty_scene, sample_photo, sample_depth):
     """The mesh is torn, not stretched: no triangle spans a big depth jump."""
-    import_sample(sample_photo, sample_depth, depth_threshold=0.04)
+    import_sample(sample_photo, sample_depth, depth_threshold=0.04, mesh_mode="TORN")
     _, mesh_obj, _ = photo_objects("sample")
     me = mesh_obj.data
     co = np.empty(len(me.vertices) * 3, np.float32)
@@ -221,12 +223,11 @@ def test_save_and_reopen_keeps_texture(empty_scene, tmp_path, sample_photo, samp
     bpy.ops.wm.open_mainfile(filepath=str(path))
     image = bpy.data.images["sample"]
     assert image.packed_file is not None
-    assert tuple(image.size) == (384, 288)
-    pixels = np.empty(384 * 288 * 4, np.float32)
+    assert image.size[0] >= 384 and image.size[1] >= 288
+    pixels = np.empty(image.size[0] * image.size[1] * 4, np.float32)
     image.pixels.foreach_get(pixels)
-    assert (
-        pixels.reshape(288, 384, 4)[..., :3].std() > 0.05
-    )  # real image data, not a pink placeholder
+    # Real image data, not a pink "missing image" placeholder.
+    assert pixels.reshape(-1, 4)[:, :3].std() > 0.05
     _, mesh_obj, cam_obj = photo_objects("sample")
     assert mesh_obj.oneshot3d.camera == cam_obj
     assert mesh_obj.oneshot3d.depth_kind == "DEPTH"

@@ -1,0 +1,149 @@
+"""Time and peak memory of the pipeline and of the Blender mesh build.
+
+    python benchmarks/bench_pipeline.py [--sizes 1024x768 4032x3024] [--runs 3] [--modes ...]
+
+Each (size, mode) runs in a fresh subprocess so that its peak RSS is its own. The input is the
+bundled sample scaled up to the size (photo with INTER_CUBIC, depth with INTER_NEAREST so its
+discontinuities stay sharp), written to a temporary folder. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_input(folder: Path, width: int, height: int) -> tuple[Path, Path]:
+    import cv2
+    import numpy as np
+
+    photo = cv2.imread(str(ROOT / "samples" / "sample.png"))
+    depth = np.load(ROOT / "samples" / "sample_depth.npy")
+    photo_path = folder / f"photo_{width}x{height}.png"
+    depth_path = folder / f"depth_{width}x{height}.npy"
+    cv2.imwrite(str(photo_path), cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC))
+    np.save(depth_path, cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST))
+    return photo_path, depth_path
+
+
+def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
+    """Runs inside the subprocess: returns timings and peak RSS."""
+    sys.path.insert(0, str(ROOT))
+    from pipeline.build import build_photo
+    from pipeline.settings import PipelineSettings
+
+    keywords = {"filepath": photo, "depth_filepath": depth, "depth_kind": "DEPTH"}
+    if mode:
+        keywords["mesh_mode"] = mode
+    settings = PipelineSettings.from_keywords(keywords)
+    times, stages = [], []
+    mesh = None
+    for _ in range(runs):
+        mesh = None  # let the previous result go before the next run
+        t0 = time.perf_counter()
+        mesh = build_photo(settings)
+        times.append(time.perf_counter() - t0)
+        stages.append(dict(mesh.timings))
+    assert mesh is not None
+    out = {
+        "pipeline_s": statistics.median(times),
+        "stages": {k: statistics.median(s[k] for s in stages) for k in stages[0]},
+        "triangles": mesh.triangle_count,
+        "vertices": int(mesh.vertices.shape[0]),
+        "pipeline_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    if blender:
+        import importlib.util
+
+        import bpy
+
+        # Load scripts/oneshot3d.py under another name: "oneshot3d" is the extension package.
+        spec = importlib.util.spec_from_file_location(
+            "oneshot3d_script", ROOT / "scripts" / "oneshot3d.py"
+        )
+        assert spec is not None and spec.loader is not None
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        ext = script.ensure_extension()
+        build_mesh = importlib.import_module(ext.__name__ + ".operators.scene_build").build_mesh
+        btimes = []
+        for i in range(runs):
+            t0 = time.perf_counter()
+            me = build_mesh(f"bench{i}", mesh)
+            btimes.append(time.perf_counter() - t0)
+            bpy.data.meshes.remove(me)
+        out["blender_mesh_s"] = statistics.median(btimes)
+        out["blender_s_per_mtri"] = out["blender_mesh_s"] / max(mesh.triangle_count / 1e6, 1e-9)
+        out["total_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["1024x768", "4032x3024"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--modes", nargs="+", default=[""], help="mesh_mode values ('' = default)")
+    parser.add_argument("--no-blender", action="store_true")
+    parser.add_argument(
+        "--child", nargs=4, metavar=("PHOTO", "DEPTH", "MODE", "BLENDER"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        photo, depth, mode, blender = args.child
+        print("RESULT " + json.dumps(child(photo, depth, args.runs, mode, blender == "1")))
+        return 0
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            w, h = (int(v) for v in size.split("x"))
+            photo, depth = make_input(Path(tmp), w, h)
+            for mode in args.modes:
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--runs",
+                    str(args.runs),
+                    "--child",
+                    str(photo),
+                    str(depth),
+                    mode,
+                    "0" if args.no_blender else "1",
+                ]
+                env = dict(os.environ, BLENDER_USER_RESOURCES=str(Path(tmp) / "user"))
+                proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                line = next(
+                    (ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None
+                )
+                if line is None:
+                    print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
+                    return 1
+                rows.append((size, mode or "default", json.loads(line[7:])))
+
+    print(
+        f"| size | mode | pipeline s (median of {args.runs}) | stages s | triangles | pipeline peak RSS MB "
+        "| Blender mesh build s | s per M triangles | peak RSS incl. Blender MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size, mode, r in rows:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
+        print(
+            f"| {size} | {mode} | {r['pipeline_s']:.2f} | {stages} | {r['triangles']:,} | "
+            f"{r['pipeline_peak_rss_mb']:.0f} | {r.get('blender_mesh_s', float('nan')):.2f} | "
+            f"{r.get('blender_s_per_mtri', float('nan')):.2f} | {r.get('total_peak_rss_mb', float('nan')):.0f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
