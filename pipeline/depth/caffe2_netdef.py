@@ -265,8 +265,7 @@ def read_netdef(path: str | os.PathLike[str]) -> NetDef:
         net = parse_netdef_bytes(data)
     except ValueError as e:
         raise ModelError(
-            f"Model file '{path}' is not a valid Caffe2 NetDef (truncated or corrupt: {e}). "
-            + hint
+            f"Model file '{path}' is not a valid Caffe2 NetDef (truncated or corrupt: {e}). " + hint
         ) from None
     if not net.ops:
         raise ModelError(f"Model file '{path}' holds no Caffe2 operators. " + hint)

@@ -262,73 +262,66 @@ def _clamp_range(scale: float, zp: int) -> tuple[float, float]:
     return (0 - zp) * scale, (255 - zp) * scale
 
 
-def _make_float_runner(graph: QGraph, device: str) -> Any:
-    """A torch module computing log-disparity from the dequantised input (float32 NCHW)."""
-    import torch
-    import torch.nn.functional as F
+class _FloatRunner:
+    """The float network: dequantised weights, bias folded into each conv, every activation
+    clamped in place to its uint8 grid's range. Plain functional calls over a precomputed
+    program (no nn.Module machinery); activations are released after their last reader."""
 
-    class FloatTiefenrausch(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.convs = torch.nn.ModuleList()
-            # Program: (kind, input slots, output slot, conv index, clamp lo, clamp hi).
-            self.program: list[tuple[str, tuple[int, ...], int, int, float, float]] = []
-            slots: dict[str, int] = {graph.input_name: 0}
-            # Slots whose value is read for the last time by a step can be freed after it.
-            last_use: dict[str, int] = {}
-            for k, step in enumerate(graph.steps):
-                for name in _inputs(step):
-                    last_use[name] = k
-            self.free_after: list[list[int]] = []
-            for k, step in enumerate(graph.steps):
-                ins = tuple(slots[n] for n in _inputs(step))
-                slots[step.out] = len(slots)
-                lo, hi = _clamp_range(*graph.qparams[step.out])
-                if isinstance(step, QConv):
-                    in_scale = graph.qparams[step.inp][0]
-                    w = (step.weight.astype(np.float32) - step.w_zp) * np.float32(step.w_scale)
-                    conv = torch.nn.Conv2d(
-                        w.shape[1] * step.groups,
-                        w.shape[0],
-                        w.shape[2],
-                        stride=step.stride,
-                        padding=step.pad,  # zero padding = the input zero point, real 0
-                        groups=step.groups,
-                    )
-                    conv.weight.data = torch.from_numpy(w)
-                    bias = step.bias.astype(np.float64) * (in_scale * step.w_scale)
-                    conv.bias.data = torch.from_numpy(bias.astype(np.float32))
-                    conv.requires_grad_(False)
-                    self.program.append(("conv", ins, slots[step.out], len(self.convs), lo, hi))
-                    self.convs.append(conv)
-                elif isinstance(step, QAdd):
-                    self.program.append(("add", ins, slots[step.out], -1, lo, hi))
-                else:
-                    self.program.append(("resize", ins, slots[step.out], -1, lo, hi))
-                self.free_after.append(
-                    [slots[n] for n in _inputs(step) if last_use[n] == k and n != step.out]
+    def __init__(self, graph: QGraph, device: str) -> None:
+        import torch
+
+        self.device = torch.device(device)
+        # (kind, input slots, output slot, weight, bias, stride, pad, groups, lo, hi, free)
+        self.program: list[tuple[Any, ...]] = []
+        slots: dict[str, int] = {graph.input_name: 0}
+        last_use: dict[str, int] = {}
+        for k, step in enumerate(graph.steps):
+            for name in _inputs(step):
+                last_use[name] = k
+        for k, step in enumerate(graph.steps):
+            ins = tuple(slots[n] for n in _inputs(step))
+            slots[step.out] = len(slots)
+            free = tuple({slots[n] for n in _inputs(step) if last_use[n] == k})
+            lo, hi = _clamp_range(*graph.qparams[step.out])
+            if isinstance(step, QConv):
+                in_scale = graph.qparams[step.inp][0]
+                w = (step.weight.astype(np.float32) - step.w_zp) * np.float32(step.w_scale)
+                # Channels-last weights and activations: the layout oneDNN's fast depthwise
+                # and 1x1 kernels work in (QNNPACK's NHWC too), so no reorders between ops.
+                weight = torch.from_numpy(w).to(self.device)
+                weight = weight.contiguous(memory_format=torch.channels_last)
+                # The int32 bias is added to the accumulator at scale in_scale * w_scale.
+                bias = step.bias.astype(np.float64) * (float(in_scale) * float(step.w_scale))
+                bias_t = torch.from_numpy(bias.astype(np.float32)).to(self.device)
+                conv = (weight, bias_t, step.stride, step.pad, step.groups)
+                self.program.append(("conv", ins, slots[step.out], *conv, lo, hi, free))
+            elif isinstance(step, QAdd):
+                self.program.append(
+                    ("add", ins, slots[step.out], None, None, 0, 0, 0, lo, hi, free)
                 )
-            self.n_slots = len(slots)
-            self.out_slot = slots[graph.output_name]
+            else:
+                self.program.append(
+                    ("resize", ins, slots[step.out], None, None, 0, 0, 0, 0, 0, free)
+                )
+        self.out_slot = slots[graph.output_name]
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            vals: list[torch.Tensor | None] = [None] * self.n_slots
-            vals[0] = x
-            for (kind, ins, out, ci, lo, hi), free in zip(self.program, self.free_after):
-                if kind == "conv":
-                    y = self.convs[ci](vals[ins[0]]).clamp_(lo, hi)
-                elif kind == "add":
-                    y = torch.add(vals[ins[0]], vals[ins[1]]).clamp_(lo, hi)
-                else:
-                    y = F.interpolate(vals[ins[0]], scale_factor=2.0, mode="nearest")
-                vals[out] = y
-                for f in free:
-                    vals[f] = None
-            return vals[self.out_slot]
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+        import torch.nn.functional as F
 
-    module = FloatTiefenrausch().eval().to(device)
-    # Channels-last is the layout oneDNN's fast depthwise / 1x1 kernels want (and QNNPACK's).
-    return module.to(memory_format=torch.channels_last)
+        vals: dict[int, torch.Tensor] = {0: x.contiguous(memory_format=torch.channels_last)}
+        for kind, ins, out, weight, bias, stride, pad, groups, lo, hi, free in self.program:
+            if kind == "conv":
+                # Zero padding is the input zero point, i.e. real 0, as in QNNPACK.
+                y = F.conv2d(vals[ins[0]], weight, bias, stride, pad, 1, groups).clamp_(lo, hi)
+            elif kind == "add":
+                y = torch.add(vals[ins[0]], vals[ins[1]]).clamp_(lo, hi)
+            else:
+                y = F.interpolate(vals[ins[0]], scale_factor=2.0, mode="nearest")
+            for f in free:
+                del vals[f]
+            vals[out] = y
+        return vals[self.out_slot]
 
 
 def _inputs(step: QConv | QAdd | QResize) -> tuple[str, ...]:
@@ -434,7 +427,7 @@ class _ExactRunner:
             else:
                 y = vals[step.inp].repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
             vals[step.out] = y
-            for name in _inputs(step):
+            for name in set(_inputs(step)):
                 if self.last_use[name] == k:
                     del vals[name]
         return vals[self.graph.output_name][0, 0].cpu().numpy().astype(np.uint8)
@@ -477,7 +470,7 @@ class TiefenrauschModel:
         if exact:
             self._runner: Any = _ExactRunner(graph, device)
         else:
-            self._runner = _make_float_runner(graph, device)
+            self._runner = _FloatRunner(graph, device)
 
     def predict_codes(self, rgb8: np.ndarray) -> np.ndarray:
         """Exact mode only: the network's uint8 output codes (h, w)."""
@@ -503,7 +496,7 @@ class TiefenrauschModel:
         with self._lock, _sensible_threads(), torch.inference_mode():
             x = torch.from_numpy(q).to(self.device)
             x = (x.to(torch.float32) - self.graph.input_zp) * self.graph.input_scale
-            out = self._runner(x.contiguous(memory_format=torch.channels_last))
+            out = self._runner(x)
             return out[0, 0].float().cpu().numpy()
 
     def predict(self, rgb8: np.ndarray) -> np.ndarray:
@@ -511,7 +504,8 @@ class TiefenrauschModel:
         return np.exp(self.predict_log(rgb8)).astype(np.float32, copy=False)
 
 
-_CACHE: dict[tuple[Any, ...], TiefenrauschModel] = {}
+# (net path, init path, exact, device) -> (file sizes and mtimes, model)
+_CACHE: dict[tuple[Any, ...], tuple[list[tuple[int, int]], TiefenrauschModel]] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -526,7 +520,7 @@ def load_model(
     Raises ModelError naming the file when either is missing, corrupt or not Tiefenrausch.
     """
     paths = (str(Path(net_path).resolve()), str(Path(init_path).resolve()))
-    stamps = []
+    stamps: list[tuple[int, int]] = []
     for p in paths:
         try:
             st = os.stat(p)
@@ -536,14 +530,14 @@ def load_model(
                 "(Preferences > Models) or pick a folder that holds them."
             ) from None
         stamps.append((st.st_size, st.st_mtime_ns))  # a replaced file is loaded afresh
-    key = (paths, bool(exact), device, tuple(stamps))
+    key = (paths, bool(exact), device)
     with _CACHE_LOCK:
-        model = _CACHE.get(key)
-        if model is None:
-            graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
-            model = TiefenrauschModel(graph, bool(exact), device, paths)
-            _CACHE.clear()  # keep one model: a stale one only wastes memory
-            _CACHE[key] = model
+        cached = _CACHE.get(key)
+        if cached is not None and cached[0] == stamps:
+            return cached[1]
+        graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
+        model = TiefenrauschModel(graph, bool(exact), device, paths)
+        _CACHE[key] = (stamps, model)  # replaces a model of files that have since changed
         return model
 
 
@@ -559,8 +553,10 @@ def _estimate_native(photo: "Photo", settings: "PipelineSettings", exact: bool) 
     return _load_for(settings, exact).predict(photo.rgb8())
 
 
-def _resize_to(disparity: np.ndarray, height: int, width: int) -> np.ndarray:
-    # cv2 INTER_LINEAR samples at pixel centres: the grid's edges land on the photo's edges.
+def resize_to_photo(disparity: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Network-grid disparity -> (height, width) float32. The net saw the whole photo squeezed
+    into its grid, so the grid's outer edges are the photo's; cv2's INTER_LINEAR maps pixel
+    centres to pixel centres, which keeps them there (no half-pixel shift)."""
     return cv2.resize(disparity, (width, height), interpolation=cv2.INTER_LINEAR).astype(
         np.float32, copy=False
     )
@@ -573,7 +569,7 @@ def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
 
 def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
     """Disparity resized to the photo, (H, W) float32 (float path)."""
-    return _resize_to(estimate_native(photo, settings), photo.height, photo.width)
+    return resize_to_photo(estimate_native(photo, settings), photo.height, photo.width)
 
 
 def estimate_native_exact(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
@@ -583,7 +579,7 @@ def estimate_native_exact(photo: "Photo", settings: "PipelineSettings") -> np.nd
 
 def estimate_exact(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
     """Disparity resized to the photo from the bit-exact integer emulation."""
-    return _resize_to(estimate_native_exact(photo, settings), photo.height, photo.width)
+    return resize_to_photo(estimate_native_exact(photo, settings), photo.height, photo.width)
 
 
 _INPUT = "long side 384, both sides multiples of 32"
