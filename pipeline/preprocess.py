@@ -53,7 +53,7 @@ def weighted_median(
     radius: int = 2,
     iterations: int = 1,
     sigma_color: float = 0.08,
-    sigma_space: float = 2.0,
+    sigma_space: float = 1e3,
 ) -> np.ndarray:
     """Joint weighted median of ``disp`` (H, W) float32 guided by ``guide`` (H, W, 3) float32
     in [0, 1]; window (2*radius+1)^2. Only pixels whose window spans more than
@@ -64,7 +64,12 @@ def weighted_median(
     kernel = np.ones((size, size), np.uint8)
     oy, ox = np.mgrid[-radius : radius + 1, -radius : radius + 1]
     oy, ox = oy.ravel(), ox.ravel()
-    spatial = np.exp(-(oy**2 + ox**2) / (2.0 * sigma_space**2)).astype(np.float32)
+    # Large sigma_space = uniform spatial weights (exact ones, so ties resolve the same way
+    # everywhere: the lower median, i.e. toward the background).
+    if sigma_space >= 100.0:
+        spatial = np.ones(oy.size, np.float32)
+    else:
+        spatial = np.exp(-(oy**2 + ox**2) / (2.0 * sigma_space**2)).astype(np.float32)
     inv_two_sigma2 = np.float32(1.0 / (2.0 * sigma_color**2))
     guide = np.ascontiguousarray(guide, dtype=np.float32)
     for _ in range(iterations):

@@ -54,7 +54,7 @@ class PipelineSettings:
     # Weighted median (colour-guided) that sharpens depth edges: window size (odd, 0 = off)
     # and number of passes.
     median_size: int = 5
-    median_iterations: int = 1
+    median_iterations: int = 2
     # Depth-edge pieces shorter than this (pixels at a 1024 px long side; scaled with the
     # image) are dropped so that depth noise does not tear the mesh.
     min_edge_length: float = 15.0
@@ -175,6 +175,10 @@ RULES: dict[str, tuple[type | tuple[type, ...], Callable[[Any], bool], str]] = {
         lambda v: _number(v) and 0.0 <= v <= 0.05,
         "must be between 0 (full resolution) and 0.05",
     ),
-    "simplify_block": (int, lambda v: v in (0, 1, 2, 4, 8, 16), "must be 0 (auto), 1, 2, 4, 8 or 16"),
+    "simplify_block": (
+        int,
+        lambda v: v in (0, 1, 2, 4, 8, 16),
+        "must be 0 (auto), 1, 2, 4, 8 or 16",
+    ),
     "extras": (dict, lambda v: True, "must be a dict"),
 }

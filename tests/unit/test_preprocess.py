@@ -1,0 +1,56 @@
+"""Depth preprocessing: the guided weighted median snaps ramps to the colour edge; the edge map
+cleanup drops short fragments and keeps real edges."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.preprocess import clean_cuts, find_cuts, preprocess, weighted_median
+
+
+def test_weighted_median_snaps_a_depth_ramp_to_the_colour_edge() -> None:
+    h, w = 32, 40
+    guide = np.zeros((h, w, 3), np.float32)
+    guide[:, 20:] = 1.0  # colour edge between x = 19 and x = 20
+    disp = np.full((h, w), 0.2, np.float32)
+    disp[:, 22:] = 1.0
+    disp[:, 18:22] = np.linspace(0.2, 1.0, 6, dtype=np.float32)[1:5]  # soft ramp
+    out = weighted_median(disp, guide, threshold=0.04, radius=2, iterations=2)
+    # The background side snaps exactly to the background; the foreground side becomes
+    # foreground-like; the largest jump sits on the colour edge.
+    np.testing.assert_allclose(out[:, :20], 0.2, atol=1e-6)
+    assert (out[:, 20:] >= 0.8).all()
+    assert (np.argmax(np.diff(out, axis=1), axis=1) == 19).all()
+
+
+def test_weighted_median_keeps_smooth_surfaces() -> None:
+    yy, xx = np.mgrid[0:30, 0:30].astype(np.float32)
+    disp = 0.3 + 0.002 * xx + 0.001 * yy
+    rng = np.random.default_rng(1)
+    guide = rng.random((30, 30, 3)).astype(np.float32)
+    out = weighted_median(disp, guide, threshold=0.04)
+    np.testing.assert_array_equal(out, disp)  # no pixel's window spans half the threshold
+
+
+def test_cut_cleanup_drops_short_fragments_only() -> None:
+    h, w = 60, 60
+    disp = np.full((h, w), 0.2, np.float32)
+    disp[10:50, 30:] = 0.9  # a long edge (40 px)
+    disp[5, 5] = 0.5  # a noise speck: edge piece 3 px long
+    disp[54:56, 10:13] = 0.6  # a small blob
+    raw = find_cuts(disp, 0.04)
+    cleaned = clean_cuts(raw, min_edge_length=15)
+    assert raw.right[5, 4] and raw.right[5, 5]
+    assert not cleaned.right[5, 4] and not cleaned.right[5, 5]
+    assert not cleaned.down[53:56, 10:13].any()
+    np.testing.assert_array_equal(cleaned.right[10:50, 29], True)
+    assert cleaned.right.sum() == 40 and cleaned.down.sum() == 2 * 30
+
+
+def test_preprocess_returns_sharpened_disparity_and_cuts() -> None:
+    disp = np.full((20, 30), 0.2, np.float32)
+    disp[:, 15:] = 0.8
+    guide = np.zeros((20, 30, 3), np.float32)
+    pre = preprocess(disp, guide, 0.04, 5, 1, 5)
+    assert pre.disp.dtype == np.float32 and pre.disp.shape == disp.shape
+    assert pre.cuts.right[:, 14].all() and pre.cuts.right.sum() == 20

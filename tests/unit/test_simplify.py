@@ -1,0 +1,98 @@
+"""Adaptive simplification: planes exactly, curved surfaces within the stated bound, no
+T-junctions, full resolution along edges."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from pipeline.simplify import triangulate
+
+
+def _all_linked(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.ones((h, w), bool), np.ones((h, w - 1), bool), np.ones((h - 1, w), bool)
+
+
+def _mesh_disparity(tris: np.ndarray, disp: np.ndarray, w: int) -> np.ndarray:
+    """Disparity of the mesh at every lattice position, by barycentric interpolation in
+    image space (exact for triangles: a 3D triangle's disparity is affine on screen)."""
+    h = disp.shape[0]
+    out = np.full((h, w), np.nan, np.float32)
+    ys, xs = tris // w, tris % w
+    d = disp.ravel()[tris]
+    for t in range(tris.shape[0]):
+        y, x = ys[t].astype(float), xs[t].astype(float)
+        y0, y1, x0, x1 = int(y.min()), int(y.max()), int(x.min()), int(x.max())
+        gy, gx = np.mgrid[y0 : y1 + 1, x0 : x1 + 1].astype(float)
+        det = (y[1] - y[2]) * (x[0] - x[2]) + (x[2] - x[1]) * (y[0] - y[2])
+        a = ((y[1] - y[2]) * (gx - x[2]) + (x[2] - x[1]) * (gy - y[2])) / det
+        b = ((y[2] - y[0]) * (gx - x[2]) + (x[0] - x[2]) * (gy - y[2])) / det
+        c = 1 - a - b
+        inside = (a >= -1e-9) & (b >= -1e-9) & (c >= -1e-9)
+        val = a * d[t, 0] + b * d[t, 1] + c * d[t, 2]
+        sub = out[y0 : y1 + 1, x0 : x1 + 1]
+        sub[inside] = val[inside]
+    return out
+
+
+def _edge_counts(tris: np.ndarray) -> Counter:
+    edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), axis=1)
+    return Counter(map(tuple, edges.tolist()))
+
+
+def _assert_watertight_disk(tris: np.ndarray, h: int, w: int) -> None:
+    """Every edge is shared by two triangles except edges on the lattice border: a T-junction
+    would leave an interior edge used once."""
+    for (a, b), n in _edge_counts(tris).items():
+        assert n <= 2
+        if n == 1:
+            ya, xa, yb, xb = a // w, a % w, b // w, b % w
+            on_border = (ya == yb and ya in (0, h - 1)) or (xa == xb and xa in (0, w - 1))
+            assert on_border, (a, b)
+
+
+def test_plane_simplifies_exactly() -> None:
+    h, w = 49, 65
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disp = 0.3 + 0.004 * xx - 0.002 * yy  # a 3D plane: disparity affine on screen
+    present, lr, ld = _all_linked(h, w)
+    full, _ = triangulate(present, disp, lr, ld, 0.04, block=1)
+    tris, _ = triangulate(present, disp, lr, ld, 0.04, block=8, tolerance=0.002)
+    assert full.shape[0] == 2 * (h - 1) * (w - 1)
+    assert tris.shape[0] < full.shape[0] / 8
+    _assert_watertight_disk(tris, h, w)
+    err = np.abs(_mesh_disparity(tris, disp, w) - disp) / disp
+    assert np.nanmax(err) < 1e-5 and not np.isnan(err).any()
+
+
+def test_error_bound_on_a_curved_surface_and_full_resolution_at_edges() -> None:
+    h, w = 65, 65
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    tol = 0.002
+    disp = (0.5 + 0.1 * np.sin(xx / 9.0) * np.cos(yy / 11.0)).astype(np.float32)
+    present, lr, ld = _all_linked(h, w)
+    # A cut along x = 40 (a depth edge) must stay at full resolution.
+    lr[:, 40] = False
+    tris, _ = triangulate(present, disp, lr, ld, 0.04, block=8, tolerance=tol)
+    assert tris.shape[0] < 2 * (h - 1) * (w - 1)
+    err = np.abs(_mesh_disparity(tris, disp, w) - disp) / disp
+    assert np.nanmax(err) <= 2 * tol  # the documented bound
+    used = np.zeros(h * w, bool)
+    used[tris.ravel()] = True
+    assert used.reshape(h, w)[:, 40:42].all(), "edge columns keep every vertex"
+
+
+def test_no_t_junctions_next_to_fine_blocks() -> None:
+    h, w = 33, 33
+    disp = np.full((h, w), 0.5, np.float32)
+    disp[14:18, 14:18] += np.float32(0.01)  # a bump: its blocks stay fine
+    present, lr, ld = _all_linked(h, w)
+    tris, _ = triangulate(present, disp, lr, ld, 0.04, block=8, tolerance=0.002)
+    _assert_watertight_disk(tris, h, w)
+    # Orientation: counter-clockwise on screen with y down means negative cross product.
+    ys, xs = tris // w, tris % w
+    cross = (xs[:, 1] - xs[:, 0]) * (ys[:, 2] - ys[:, 0]) - (ys[:, 1] - ys[:, 0]) * (
+        xs[:, 2] - xs[:, 0]
+    )
+    assert (cross < 0).all()
