@@ -8,6 +8,7 @@ never leaves a full-size but truncated video behind (the batch runner's resume r
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -192,7 +193,17 @@ def render_animation(
     size = output_size(scene, scale_percent, even=file_format == "MP4")
     try:
         with render_size(scene, size):
-            if file_format == "MP4":
+            if file_format == "MP4" and stereo:
+                # Blender's movie writer only writes one file per eye; render side-by-side
+                # PNG frames and encode those instead.
+                with tempfile.TemporaryDirectory(prefix="oneshot3d_sbs_") as tmp_dir:
+                    configure_output(scene, "PNG")
+                    configure_stereo(scene, scene.camera, True, interaxial)
+                    scene.render.filepath = str(Path(tmp_dir) / "f_####")
+                    _render(scene, animation=True)
+                    frames = sorted(Path(tmp_dir).glob("f_*.png"))
+                    encode_images(scene, frames, path)
+            elif file_format == "MP4":
                 tmp = path.with_name(path.stem + ".part" + path.suffix)
                 scene.render.filepath = str(tmp)
                 _render(scene, animation=True)
@@ -202,6 +213,41 @@ def render_animation(
                 _render(scene, animation=True)
     finally:
         scene.render.use_multiview = False
+    return path
+
+
+def encode_images(scene: bpy.types.Scene, frames: list[Path], path: Path) -> Path:
+    """Encode PNG ``frames`` as an H.264 MP4 at ``scene``'s frame rate, through a temporary
+    scene whose sequencer holds them (Blender's own FFmpeg; no external tools)."""
+    if not frames:
+        raise RuntimeError(f"no frames were rendered for {path}")
+    import bpy
+
+    first = bpy.data.images.load(str(frames[0]), check_existing=False)
+    width, height = first.size
+    bpy.data.images.remove(first)
+    tmp_scene = bpy.data.scenes.new("oneshot3d encode")
+    try:
+        editor = tmp_scene.sequence_editor_create()
+        strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+        strip = strips.new_image(name="frames", filepath=str(frames[0]), channel=1, frame_start=1)
+        for frame in frames[1:]:
+            strip.elements.append(frame.name)
+        strip.colorspace_settings.name = "sRGB"
+        tmp_scene.frame_start, tmp_scene.frame_end = 1, len(frames)
+        r = tmp_scene.render
+        r.fps, r.fps_base = scene.render.fps, scene.render.fps_base
+        r.resolution_x, r.resolution_y, r.resolution_percentage = width, height, 100
+        r.use_sequencer = True
+        tmp_scene.view_settings.view_transform = "Standard"
+        tmp_scene.view_settings.look = "None"
+        configure_output(tmp_scene, "MP4")
+        tmp = path.with_name(path.stem + ".part" + path.suffix)
+        r.filepath = str(tmp)
+        _render(tmp_scene, animation=True)
+        os.replace(tmp, path)
+    finally:
+        bpy.data.scenes.remove(tmp_scene)
     return path
 
 

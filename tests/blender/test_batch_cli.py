@@ -1,0 +1,183 @@
+"""The batch command line: the ``blender --command oneshot3d`` handler in-process and
+scripts/oneshot3d.py as a real subprocess, on folders with a corrupt photo, with shards."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.blender
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--samples", "2", "--resolution-scale", "25", "--frames", "4"]
+
+
+def ext(extension, name: str):
+    """A submodule of the installed extension, e.g. ext(installed_extension, "cli_args")."""
+    return importlib.import_module(f"{extension.__name__}.operators.{name}")
+
+
+def make_folder(tmp_path: Path, sample_photo: Path, sample_depth: Path, names: list[str]):
+    """Photos (copies of the sample) under ``photos/``, depth maps under ``depth/``, and a
+    corrupt ``photos/broken.jpg`` with a depth map of its own."""
+    photos, depth = tmp_path / "photos", tmp_path / "depth"
+    for name in names:
+        (photos / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_photo, photos / name)
+        (depth / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_depth, (depth / name).with_name(Path(name).stem + "_depth.npy"))
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    shutil.copy(sample_depth, depth / "broken.npy")
+    return photos, depth
+
+
+def read_summary(out: Path) -> dict:
+    return json.loads((out / "summary.json").read_text())
+
+
+def by_name(summary: dict) -> dict[str, dict]:
+    return {Path(p["photo"]).name: p for p in summary["photos"]}
+
+
+def test_parser_presets_and_options(installed_extension):
+    cli_args = ext(installed_extension, "cli_args")
+    args = cli_args.build_parser().parse_args(
+        ["x", "-o", "y", "--presets", "SWING,circle", "--preset", "zoom_in", "--preset", "SWING"]
+        + ["--engine", "cycles", "--shard", "1", "--num-shards", "3", "--mesh-mode", "torn"]
+    )
+    assert cli_args.presets_of(args) == ["SWING", "CIRCLE", "ZOOM_IN"]
+    assert (args.engine, args.shard, args.num_shards, args.mesh_mode) == ("CYCLES", 1, 3, "TORN")
+    keywords = cli_args.pipeline_keywords(args, Path("x.jpg"))
+    assert keywords["depth_backend"] == cli_args.DEFAULT_BACKEND  # no depth given: a network
+    args = cli_args.build_parser().parse_args(["x", "-o", "y", "--depth-dir", "d"])
+    assert cli_args.pipeline_keywords(args, Path("x.jpg"), Path("d/x.npy"))["depth_backend"] == (
+        "FILE"
+    )
+
+
+def test_cli_command_registered(installed_extension):
+    import bpy
+
+    if not hasattr(bpy.utils, "register_cli_command"):
+        pytest.skip("this Blender has no register_cli_command (before 4.2)")
+    assert ext(installed_extension, "cli_command")._handle is not None
+
+
+def test_folder_with_corrupt_photo_then_resume(
+    empty_scene, installed_extension, tmp_path, sample_photo, sample_depth
+):
+    handler = ext(installed_extension, "cli_command").handler
+    photos, depth = make_folder(tmp_path, sample_photo, sample_depth, ["a.png", "sub/b.png"])
+    out = tmp_path / "out"
+    argv = [str(photos), "-o", str(out), "--depth-dir", str(depth), "--depth-kind", "depth"]
+    argv += ["--preset", "SWING", *TINY]
+    assert handler(argv) == 1  # one photo failed
+
+    summary = read_summary(out)
+    photos_by_name = by_name(summary)
+    assert summary["counts"] == {"ok": 2, "failed": 1, "skipped": 0}
+    broken = photos_by_name["broken.jpg"]
+    assert broken["status"] == "failed" and "broken.jpg" in broken["error"]
+    assert not (out / "broken" / "broken.blend").exists()
+    for stem in ("a", "b"):
+        entry = photos_by_name[f"{stem}.png"]
+        assert entry["status"] == "ok" and entry["error"] is None
+        assert {"mesh", "save", "render_swing", "total"} <= set(entry["timings"])
+        blend, video = out / stem / f"{stem}.blend", out / stem / f"{stem}_swing.mp4"
+        assert {str(blend), str(video)} <= set(entry["outputs"])
+        assert blend.stat().st_size > 100_000
+        cap = cv2.VideoCapture(str(video))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+        cap.release()
+    assert not list(out.rglob("*.part*"))
+
+    # Re-run: finished photos are skipped, the broken one is tried (and fails) again.
+    mtime = (out / "a" / "a_swing.mp4").stat().st_mtime_ns
+    assert handler(argv) == 1
+    summary = read_summary(out)
+    assert summary["counts"] == {"ok": 0, "failed": 1, "skipped": 2}
+    assert (out / "a" / "a_swing.mp4").stat().st_mtime_ns == mtime
+    # --overwrite redoes them.
+    assert handler(argv + ["--overwrite", "--no-preview"]) == 1
+    assert read_summary(out)["counts"] == {"ok": 2, "failed": 1, "skipped": 0}
+
+
+def test_shards_cover_every_photo_once(
+    empty_scene, installed_extension, tmp_path, sample_photo, sample_depth
+):
+    handler = ext(installed_extension, "cli_command").handler
+    names = ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png", "e.png"]
+    photos, depth = make_folder(tmp_path, sample_photo, sample_depth, names)
+    out = tmp_path / "out"
+    base = [str(photos), "-o", str(out), "--depth-dir", str(depth), "--depth-kind", "depth"]
+    base += ["--no-preview", "--mesh-mode", "torn"]
+    codes = [handler(base + ["--shard", str(i), "--num-shards", "3"]) for i in range(3)]
+    assert codes == [1 if "broken.jpg" in s else 0 for s in _shard_members(out)]
+    merged = read_summary(out)
+    assert merged["complete"] and merged["shards"]["missing"] == []
+    seen = [Path(p["photo"]).name for p in merged["photos"]]
+    assert sorted(seen) == sorted([Path(n).name for n in names] + ["broken.jpg"])
+    assert len(seen) == len(set(seen))  # exactly once
+    shard_of = {Path(p["photo"]).name: p["shard"] for p in merged["photos"]}
+    assert set(shard_of.values()) == {0, 1, 2}
+    for n in names:
+        stem = Path(n).stem
+        assert (out / stem / f"{stem}.blend").exists()
+
+
+def _shard_members(out: Path) -> list[set[str]]:
+    members = []
+    for i in range(3):
+        data = json.loads((out / f"summary.shard-{i}-of-3.json").read_text())
+        members.append({Path(p["photo"]).name for p in data["photos"]})
+    return members
+
+
+def test_bad_command_exits_2(installed_extension, tmp_path, sample_depth):
+    handler = ext(installed_extension, "cli_command").handler
+    (tmp_path / "p").mkdir()
+    # --depth is for one photo; a folder needs --depth-dir.
+    assert (
+        handler([str(tmp_path / "p"), "-o", str(tmp_path / "o"), "--depth", str(sample_depth)]) == 2
+    )
+    assert handler([str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) == 2
+    assert handler(["--help"]) == 0
+
+
+def test_script_on_folder_as_subprocess(tmp_path, sample_photo, sample_depth):
+    """scripts/oneshot3d.py under the bpy module, uninstalled: same command, same results."""
+    photos, depth = make_folder(tmp_path, sample_photo, sample_depth, ["a.png"])
+    (depth / "a_depth.npy").rename(depth / "a.npy")  # another pairing pattern
+    out = tmp_path / "out"
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "oneshot3d.py"), str(photos), "-o", str(out)]
+        + ["--depth-dir", str(depth), "--depth-kind", "depth", "--preset", "CIRCLE", *TINY],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "broken.jpg" in result.stderr
+    entries = by_name(read_summary(out))
+    assert entries["a.png"]["status"] == "ok" and entries["broken.jpg"]["status"] == "failed"
+    cap = cv2.VideoCapture(str(out / "a" / "a_circle.mp4"))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame.astype(np.float64))
+    assert len(frames) == 4
+    assert np.abs(frames[2] - frames[0]).mean() > 0.5  # the camera moved
+    preview = cv2.imread(str(out / "a" / "a_preview.png"))
+    assert preview.shape == (72, 96, 3)  # 25 % of 384x288
