@@ -1,8 +1,8 @@
 """Properties, menus, panels and preferences (the Blender UI layer)."""
 
-from . import animation, menus, properties
+from . import animation, menus, preferences, properties, sidebar
 
-classes = (*properties.classes, *animation.classes)
+classes = (*properties.classes, *preferences.classes, *sidebar.classes, *animation.classes)
 
 
 def register() -> None:

@@ -1,0 +1,113 @@
+"""Add-on preferences: model folder, device, the vendored environment, default settings."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import EnumProperty, FloatProperty, StringProperty
+
+from .properties import NETWORK_BACKEND_ITEMS
+
+ROOT_PACKAGE = __package__.rpartition(".")[0]
+
+DEVICE_ITEMS = (
+    ("CPU", "CPU", "Works everywhere"),
+    ("CUDA", "CUDA (NVIDIA / AMD ROCm)", "Needs a CUDA or ROCm build of torch and a GPU"),
+    ("MPS", "Apple Metal (MPS)", "Apple Silicon GPUs"),
+)
+
+
+def _variant_items(self: object, context: object) -> list[tuple[str, str, str]]:
+    from ..pipeline.vendor import available_variants
+
+    # Enum callbacks must keep their strings alive: a module-level cache does that.
+    global _VARIANT_CACHE
+    _VARIANT_CACHE = [(v.key, v.label, v.description) for v in available_variants()]
+    return _VARIANT_CACHE
+
+
+_VARIANT_CACHE: list[tuple[str, str, str]] = []
+
+
+class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = ROOT_PACKAGE
+
+    model_dir: StringProperty(
+        name="Model Folder",
+        description=(
+            "Where depth models are looked for and downloaded to; empty = the extension's "
+            "user folder (models/)"
+        ),
+        subtype="DIR_PATH",
+    )
+    device: EnumProperty(
+        name="Device",
+        description="Where the depth network runs (in the worker process, never in Blender)",
+        items=DEVICE_ITEMS,
+        default="CPU",
+    )
+    torch_variant: EnumProperty(
+        name="torch Build",
+        description="Which build of torch 'Install Dependencies' installs",
+        items=_variant_items,
+    )
+    default_depth_backend: EnumProperty(
+        name="Default Depth Backend",
+        description="Used when a photo is imported without a depth map (e.g. dropped in)",
+        items=NETWORK_BACKEND_ITEMS,
+        default=next(
+            (i[0] for i in NETWORK_BACKEND_ITEMS if i[0] == "tiefenrausch"),
+            NETWORK_BACKEND_ITEMS[0][0],
+        ),
+    )
+    default_depth_threshold: FloatProperty(
+        name="Default Depth Threshold",
+        description="Depth threshold for new imports that do not set one",
+        default=0.04,
+        min=0.001,
+        max=1.0,
+        precision=3,
+    )
+    # Filled by "Status" (the worker's probe), shown below: never computed while drawing.
+    status_text: StringProperty(name="Status", default="Press Status to check")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        from ..pipeline.vendor import status
+
+        layout = self.layout
+        layout.use_property_split = True
+        col = layout.column(heading="Depth")
+        col.prop(self, "model_dir")
+        col.prop(self, "device")
+        col.prop(self, "default_depth_backend")
+        col.prop(self, "default_depth_threshold")
+
+        box = layout.box()
+        box.label(text="Dependencies (torch, installed into the extension's user folder)")
+        try:
+            root = bpy.utils.extension_path_user(ROOT_PACKAGE, create=False)
+            env = status(root, measure_size=False)
+            box.label(
+                text=f"Installed: {env.summary()}", icon="CHECKMARK" if env.installed else "ERROR"
+            )
+        except (OSError, ValueError) as e:
+            box.label(text=f"Unknown ({e})", icon="ERROR")
+        box.label(text=self.status_text, icon="INFO")
+        box.prop(self, "torch_variant")
+        row = box.row()
+        if not bpy.app.online_access:
+            box.label(
+                text="Online access is off (System > Network): installing is disabled",
+                icon="INTERNET_OFFLINE",
+            )
+        sub = row.row()
+        sub.enabled = bool(bpy.app.online_access)
+        op = sub.operator("oneshot3d.install_dependencies", icon="IMPORT")
+        op.variant = self.torch_variant
+        row.operator("oneshot3d.remove_dependencies", icon="TRASH")
+        row.operator("oneshot3d.dependency_status", icon="INFO")
+        job = context.window_manager.oneshot3d_job  # type: ignore[attr-defined]
+        if job.running:
+            box.progress(factor=job.fraction, text=job.message)
+
+
+classes = (ONESHOT3D_AP_preferences,)
