@@ -78,12 +78,12 @@ def clear_animation(camera: bpy.types.Object) -> None:
     camera.location = (0.0, 0.0, 0.0)
     camera.rotation_mode = "XYZ"
     camera.rotation_euler = (0.0, 0.0, 0.0)
-    if REST_LENS in camera:
+    if camera.get(REST_LENS) is not None:
         cam_data.lens = float(camera[REST_LENS])
         cam_data.shift_x, cam_data.shift_y = (float(v) for v in camera[REST_SHIFT])
 
 
-def _new_fcurves(owner: bpy.types.ID, name: str) -> Any:
+def _new_fcurves(owner: Any, name: str) -> Any:
     """A fresh tagged action on ``owner`` and the collection to create its F-curves in."""
     anim = owner.animation_data_create()
     action = bpy.data.actions.new(name)
@@ -97,10 +97,10 @@ def _new_fcurves(owner: bpy.types.ID, name: str) -> Any:
             slot = action.slots.new(id_type=owner.id_type, name=owner.name)
             anim.action_slot = slot
         return action_ensure_channelbag_for_slot(action, slot).fcurves
-    return action.fcurves  # Blender 4.2-4.3
+    return action.fcurves  # type: ignore[attr-defined]  # Blender 4.2-4.3 only
 
 
-def fcurves_of(owner: bpy.types.ID) -> list[Any]:
+def fcurves_of(owner: Any) -> list[Any]:
     """The F-curves of the action assigned to ``owner`` (any supported Blender version)."""
     anim = owner.animation_data
     if anim is None or anim.action is None:
@@ -140,7 +140,7 @@ def apply_trajectory(
     rest lens / sensor width (sensor fit AUTO: the sensor spans the longer side).
     """
     cam_data = cast(bpy.types.Camera, camera.data)
-    if REST_LENS not in camera:
+    if camera.get(REST_LENS) is None:
         camera[REST_LENS] = float(cam_data.lens)
         camera[REST_SHIFT] = [float(cam_data.shift_x), float(cam_data.shift_y)]
     clear_animation(camera)

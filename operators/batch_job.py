@@ -105,6 +105,7 @@ def process_photo(
             bpy.context, mesh, settings, material=args.material.upper(), name=item.name
         )
     scene = bpy.context.scene
+    assert scene is not None
     outputs: list[Path] = []
     folder = item.outputs.folder
     folder.mkdir(parents=True, exist_ok=True)

@@ -224,12 +224,13 @@ def encode_images(scene: bpy.types.Scene, frames: list[Path], path: Path) -> Pat
     import bpy
 
     first = bpy.data.images.load(str(frames[0]), check_existing=False)
-    width, height = first.size
+    width, height = int(first.size[0]), int(first.size[1])  # type: ignore[index]
     bpy.data.images.remove(first)
     tmp_scene = bpy.data.scenes.new("oneshot3d encode")
     try:
         editor = tmp_scene.sequence_editor_create()
-        strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+        # "sequences" became "strips" in Blender 4.4; 4.2-4.3 only have the old name.
+        strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # type: ignore[attr-defined]
         strip = strips.new_image(name="frames", filepath=str(frames[0]), channel=1, frame_start=1)
         for frame in frames[1:]:
             strip.elements.append(frame.name)
@@ -274,9 +275,11 @@ class ONESHOT3D_OT_render(bpy.types.Operator):
         path = Path(bpy.path.abspath(self.filepath))
         if self.file_format == "MP4" and path.suffix.lower() != ".mp4":
             path = path.with_suffix(".mp4")
+        scene = context.scene
+        assert scene is not None
         try:
             render_animation(
-                context.scene,
+                scene,
                 path,
                 self.file_format,
                 self.engine,

@@ -146,7 +146,7 @@ class ONESHOT3D_PT_animation(bpy.types.Panel):
         if settings.preset == "CUSTOM":
             col.prop(settings, "keyframes_json")
         row = col.row(align=True)
-        row.prop(photo.oneshot3d, "focus_depth")  # the photo's own setting (panels.properties)
+        row.prop(photo.oneshot3d, "focus_depth")  # type: ignore[attr-defined]  # panels.properties
         row.operator("oneshot3d.pick_focus", text="", icon="EYEDROPPER").mode = "CLICK"
         row.operator("oneshot3d.pick_focus", text="", icon="PIVOT_BOUNDBOX").mode = "CENTER"
         op = layout.operator("oneshot3d.animate_camera", icon="CAMERA_DATA")
