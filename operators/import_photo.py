@@ -50,6 +50,9 @@ MATERIAL_ITEMS = (
 # Set from any thread to stop a synchronous job (background mode has no Esc key).
 cancel_event = threading.Event()
 
+# The most recent job (tests check that a cancelled one's process is gone).
+last_job: "WorkerJob | None" = None
+
 # The last finished job's "done" message (timings, depth-cache hits/misses): for tests and
 # the benchmark.
 last_result: dict[str, Any] = {}
@@ -119,7 +122,8 @@ class JobOperator:
         except (PipelineError, OSError, ValueError) as e:
             self.report({"ERROR"}, str(e))  # type: ignore[attr-defined]
             return {"CANCELLED"}
-        self._job = job.start()
+        global last_job
+        self._job = last_job = job.start()
         state = context.window_manager.oneshot3d_job  # type: ignore[attr-defined]
         state.running, state.fraction, state.message = True, 0.0, job.progress.message
         options = self.options  # type: ignore[attr-defined]
