@@ -31,8 +31,8 @@ def log(message: str, error: bool = False) -> None:
 
 
 def plan(args: argparse.Namespace, presets: list[str]) -> list[Any]:
-    """This shard's BatchItems (pipeline.batch.plan_batch, which also works without presets:
-    then a photo is done when its .blend exists)."""
+    """This shard's BatchItems, with names, outputs, resume state and paired depth maps (the
+    pieces of pipeline.batch; a run without presets is done when its .blend exists)."""
     from ..pipeline import batch
     from ..pipeline.errors import SettingsError
 
@@ -42,29 +42,35 @@ def plan(args: argparse.Namespace, presets: list[str]) -> list[Any]:
             f"--depth names one depth file but '{source}' is a folder; use --depth-dir for folders."
         )
     depth_dir = args.depth_dir or None
-    if presets:
-        items = batch.plan_batch(
-            source, args.output, presets, args.shard, args.num_shards, args.overwrite, depth_dir
-        )
-    else:
-        photos = batch.discover_photos(
-            source, exclude=[args.output] + ([depth_dir] if depth_dir else [])
-        )
-        root = source if source.is_dir() else source.parent
-        names = batch.output_names(photos, root)
-        all_items = [
-            batch.BatchItem(i, p, names[p], batch.output_paths(args.output, p, [], names[p]))
-            for i, p in enumerate(photos)
-        ]
-        items = batch.shard(all_items, args.shard, args.num_shards)
-        for item in items:
-            item.done = not args.overwrite and batch.is_done(item.outputs)
-            if depth_dir is not None:
-                item.depth = batch.depth_for(item.photo, depth_dir, root)
-    if args.depth:
-        for item in items:
+    exclude = [args.output]
+    if depth_dir is not None and not _contains(Path(depth_dir), source):
+        exclude.append(depth_dir)  # a separate depth folder never holds photos
+    photos = batch.discover_photos(source, exclude=exclude)
+    if not photos:
+        log(f"no photos found in '{source}'", error=True)
+    root = source if source.is_dir() else source.parent
+    names = batch.output_names(photos, root)
+    all_items = [
+        batch.BatchItem(i, p, names[p], batch.output_paths(args.output, p, presets, names[p]))
+        for i, p in enumerate(photos)
+    ]
+    items = batch.shard(all_items, args.shard, args.num_shards)
+    for item in items:
+        item.done = not args.overwrite and batch.is_done(item.outputs)
+        if args.depth:
             item.depth = Path(args.depth)
+        elif depth_dir is not None:
+            item.depth = batch.depth_for(item.photo, depth_dir, root)
     return items
+
+
+def _contains(folder: Path, path: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (depth maps kept beside the photos)."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
 
 
 @contextmanager
@@ -197,6 +203,7 @@ def run_batch(args: argparse.Namespace) -> int:
         log(str(e), error=True)
         return 2
     log(f"{len(items)} photo(s) in shard {args.shard} of {args.num_shards}")
+    summary.write()  # even a shard with nothing to do reports in
     t_batch = time.perf_counter()
     for item in items:
         common = {"name": item.name, "index": item.index}

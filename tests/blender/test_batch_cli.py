@@ -155,7 +155,10 @@ def test_bad_command_exits_2(installed_extension, tmp_path, sample_depth):
 def test_script_on_folder_as_subprocess(tmp_path, sample_photo, sample_depth):
     """scripts/oneshot3d.py under the bpy module, uninstalled: same command, same results."""
     photos, depth = make_folder(tmp_path, sample_photo, sample_depth, ["a.png"])
-    (depth / "a_depth.npy").rename(depth / "a.npy")  # another pairing pattern
+    # Depth maps beside the photos (--depth-dir = the photo folder), named <stem>.npy.
+    (depth / "a_depth.npy").rename(photos / "a.npy")
+    (depth / "broken.npy").rename(photos / "broken.npy")
+    depth = photos
     out = tmp_path / "out"
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
     result = subprocess.run(
