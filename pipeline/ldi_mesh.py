@@ -79,6 +79,7 @@ def ldi_to_mesh(
     z_of_disp: Callable[[np.ndarray], np.ndarray],
     block: int = 0,
     tolerance: float = 0.002,
+    skirts: bool = True,
 ) -> MeshData:
     """Mesh and atlas for an inpainted LDI. ``z_of_disp`` maps normalised disparity to the
     camera-axis distance; ``block`` 0 = automatic, 1 = no simplification."""
@@ -225,18 +226,107 @@ def ldi_to_mesh(
         xs[vx == 0], xs[vx == w - 1] = 0.0, float(w)
         ys[vy == 0], ys[vy == h - 1] = 0.0, float(h)
     vertices = unproject(xs, ys, z.astype(np.float32), intrinsics)
-    attributes = {
-        "layer": vl.astype(np.int32),
-        "inpainted": ((ldi.flags[vl, vy, vx] & INPAINTED) != 0).astype(np.int8),
-    }
+    layer_attr = vl.astype(np.int32)
+    inpainted_attr = ((ldi.flags[vl, vy, vx] & INPAINTED) != 0).astype(np.int8)
+    if skirts:
+        sk = _silhouette_skirts(ldi, z_of_disp, intrinsics, lay, vertices.shape[0])
+        if sk is not None:
+            sk_vertices, sk_uvs, sk_tris = sk
+            vertices = np.concatenate([vertices, sk_vertices])
+            uvs = np.concatenate([uvs, sk_uvs])
+            triangles = np.concatenate([triangles, sk_tris])
+            layer_attr = np.concatenate([layer_attr, np.zeros(sk_vertices.shape[0], np.int32)])
+            inpainted_attr = np.concatenate(
+                [inpainted_attr, np.zeros(sk_vertices.shape[0], np.int8)]
+            )
     return MeshData(
         vertices=vertices,
         triangles=triangles,
         uvs=uvs,
         texture=texture,
         intrinsics=intrinsics,
-        attributes=attributes,
+        attributes={"layer": layer_attr, "inpainted": inpainted_attr},
     )
+
+
+def _silhouette_skirts(
+    ldi: LDI,
+    z_of_disp: Callable[[np.ndarray], np.ndarray],
+    intrinsics: Intrinsics,
+    lay: atlas_mod.AtlasLayout,
+    base: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Half-pixel strips that extend the photo's foreground up to its true silhouette.
+
+    Lattice vertices sit at pixel centres, but a foreground object's outline lies on the pixel
+    border: without this, the half pixel between the last foreground centre and the cut shows
+    the grown background (inpainted colour) even in the original view. Each strip joins two
+    neighbouring foreground edge samples to copies moved half a pixel toward the background,
+    at the foreground's depth and with the edge pixel's own colour."""
+    h, w = ldi.shape
+    m = ldi.margin
+    d0 = ldi.disp[0]
+    v0 = ldi.valid[0]
+    verts, uvs, tris = [], [], []
+    n = base
+    # (direction name, q offset from p, strip runs along axis) for the four cut orientations.
+    for axis in ("x", "y"):
+        if axis == "x":
+            cut = (ldi.links[0, R, :, :-1] < 0) & v0[:, :-1] & v0[:, 1:]
+            a, b = d0[:, :-1], d0[:, 1:]
+        else:
+            cut = (ldi.links[0, D, :-1, :] < 0) & v0[:-1, :] & v0[1:, :]
+            a, b = d0[:-1, :], d0[1:, :]
+        for fg_second in (True, False):
+            fg = cut & ((b > a) if fg_second else (a > b))
+            # Consecutive edge samples along the edge (the other axis), linked in layer 0.
+            if axis == "x":
+                pair = fg[:-1, :] & fg[1:, :]
+                py, px = np.nonzero(pair)
+                qx = px + (1 if fg_second else 0)
+                q1 = (py, qx)
+                q2 = (py + 1, qx)
+                linked = ldi.links[0, D, py, qx] == 0
+                shift = (-0.5 if fg_second else 0.5, 0.0)
+            else:
+                pair = fg[:, :-1] & fg[:, 1:]
+                py, px = np.nonzero(pair)
+                qy = py + (1 if fg_second else 0)
+                q1 = (qy, px)
+                q2 = (qy, px + 1)
+                linked = ldi.links[0, R, qy, px] == 0
+                shift = (0.0, -0.5 if fg_second else 0.5)
+            if not linked.any():
+                continue
+            q1 = (q1[0][linked], q1[1][linked])
+            q2 = (q2[0][linked], q2[1][linked])
+            k = q1[0].size
+            ys = np.concatenate([q1[0], q2[0], q2[0], q1[0]]).astype(np.float32)
+            xs = np.concatenate([q1[1], q2[1], q2[1], q1[1]]).astype(np.float32)
+            src_y = ys.astype(np.intp)
+            src_x = xs.astype(np.intp)
+            img_x = xs + np.float32(0.5 - m)
+            img_y = ys + np.float32(0.5 - m)
+            img_x[2 * k :] += np.float32(shift[0])
+            img_y[2 * k :] += np.float32(shift[1])
+            z = z_of_disp(d0[src_y, src_x]).astype(np.float32)
+            verts.append(unproject(img_x, img_y, z, intrinsics))
+            uvs.append(atlas_mod.photo_uv(lay, src_y, src_x))
+            i = np.arange(k, dtype=np.int64) + n
+            quad = np.stack([i, i + k, i + 2 * k, i + 3 * k], axis=1)
+            t = np.concatenate([quad[:, [0, 1, 2]], quad[:, [0, 2, 3]]])
+            tris.append(t)
+            n += 4 * k
+    if not verts:
+        return None
+    vertices = np.concatenate(verts)
+    triangles = np.concatenate(tris)
+    # Orientation: make every strip face the camera.
+    e1 = vertices[triangles[:, 1] - base] - vertices[triangles[:, 0] - base]
+    e2 = vertices[triangles[:, 2] - base] - vertices[triangles[:, 0] - base]
+    facing = np.einsum("ij,ij->i", np.cross(e1, e2), -vertices[triangles[:, 0] - base]) < 0
+    triangles[facing] = triangles[facing][:, [0, 2, 1]]
+    return vertices, np.concatenate(uvs), triangles.astype(np.int32)
 
 
 def depth_function(
