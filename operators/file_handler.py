@@ -19,8 +19,8 @@ class ONESHOT3D_FH_photo(bpy.types.FileHandler):
     bl_file_extensions = ";".join(PHOTO_EXTENSIONS)
 
     @classmethod
-    def poll_drop(cls, context: bpy.types.Context) -> bool:
-        return context.area is not None and context.area.type == "VIEW_3D"
+    def poll_drop(cls, context: bpy.types.Context | None) -> bool:
+        return context is not None and context.area is not None and context.area.type == "VIEW_3D"
 
 
 classes = (ONESHOT3D_FH_photo,) if hasattr(bpy.types, "FileHandler") else ()

@@ -136,7 +136,7 @@ class JobOperator:
         if modal:
             wm = context.window_manager
             self._timer = wm.event_timer_add(0.1, window=context.window)
-            wm.modal_handler_add(self)
+            wm.modal_handler_add(self)  # type: ignore[arg-type]  # a mixin of an Operator
             wm.progress_begin(0, 100)
             self._status(context, job.progress.message)
             return {"RUNNING_MODAL"}
@@ -312,12 +312,14 @@ class ONESHOT3D_OT_import_photo(JobOperator, bpy.types.Operator, ImportHelper): 
     )
     material: EnumProperty(name="Material", items=MATERIAL_ITEMS, default="EMISSION")
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorResult:
+    def invoke(  # type: ignore[override]
+        self, context: bpy.types.Context, event: bpy.types.Event
+    ) -> OperatorResult:
         # A dropped file (FileHandler) arrives with filepath set: no file browser, just run
         # (its settings stay adjustable in the redo panel).
         if self.properties.is_property_set("filepath") and self.filepath:
             return self.execute(context)
-        return ImportHelper.invoke(self, context, event)  # type: ignore[no-any-return]
+        return ImportHelper.invoke(self, context, event)  # type: ignore[return-value]
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

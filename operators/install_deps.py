@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
@@ -146,7 +146,7 @@ class ONESHOT3D_OT_dependency_status(bpy.types.Operator):
         if "error" in info:
             print(info.get("details", info["error"]), flush=True)
             text = f"Worker failed: {info['error']}"
-            level = "ERROR"
+            level: Literal["ERROR", "INFO"] = "ERROR"
         else:
             torch = f"torch {info['torch']}" if info.get("torch") else "no torch"
             text = (
