@@ -315,6 +315,9 @@ class ONESHOT3D_OT_import_photo(JobOperator, bpy.types.Operator, ImportHelper): 
     def invoke(  # type: ignore[override]
         self, context: bpy.types.Context, event: bpy.types.Event
     ) -> OperatorResult:
+        prefs = preferences(context)
+        if prefs is not None and not self.properties.is_property_set("depth_threshold"):
+            self.depth_threshold = prefs.default_depth_threshold
         # A dropped file (FileHandler) arrives with filepath set: no file browser, just run
         # (its settings stay adjustable in the redo panel).
         if self.properties.is_property_set("filepath") and self.filepath:
