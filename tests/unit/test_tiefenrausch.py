@@ -396,8 +396,10 @@ def test_q31_params_known_values() -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     st.floats(1e-6, 0.99),
-    st.lists(st.integers(-(2**30), 2**30), min_size=1, max_size=50),
-    st.integers(0, 255),
+    st.lists(
+        st.one_of(st.integers(-(2**30), 2**30), st.integers(-5000, 5000)), min_size=1, max_size=50
+    ),
+    st.sampled_from([0, 127, 128, 255]),
 )
 def test_requantize_matches_qnnpack_scalar(scale: float, accs: list[int], zp: int) -> None:
     import torch
@@ -406,6 +408,12 @@ def test_requantize_matches_qnnpack_scalar(scale: float, accs: list[int], zp: in
     ours = tr.requantize_q31(torch.tensor(accs, dtype=torch.int64), multiplier, shift, zp)
     expected = [_qnnpack_q31_scalar(a, multiplier, shift, zp) for a in accs]
     assert ours.tolist() == expected
+    # The float64 formulation the exact runner uses, wherever its precondition holds.
+    exact_range = [(a, e) for a, e in zip(accs, expected, strict=True) if abs(a) < 1 << 28]
+    if exact_range:
+        a64 = torch.tensor([a for a, _ in exact_range], dtype=torch.float64)
+        got = tr.requantize_q31_f64(a64, multiplier, shift, zp)
+        assert got.tolist() == [e for _, e in exact_range]
 
 
 def test_requantize_rounds_twice_like_qnnpack() -> None:
@@ -573,3 +581,92 @@ def test_estimate_resizes_to_the_photo(monkeypatch: pytest.MonkeyPatch) -> None:
     assert full.shape == (photo.height, photo.width) == (1024, 768)
     assert full.dtype == np.float32
     assert np.allclose(full, tr.resize_to_photo(native, 1024, 768))
+
+
+def _reference_conv_codes(q: np.ndarray, conv: tr.QConv, in_scale: float, in_zp: int) -> np.ndarray:
+    """Int8Conv as QNNPACK computes it, in plain numpy int64 and the scalar requantisation."""
+    x = np.pad(q.astype(np.int64) - in_zp, ((0, 0), (0, 0), (conv.pad,) * 2, (conv.pad,) * 2))
+    w = conv.weight.astype(np.int64) - conv.w_zp
+    o, i_per_group, kh, kw = w.shape
+    n, c, hp, wp = x.shape
+    oh, ow = (hp - kh) // conv.stride + 1, (wp - kw) // conv.stride + 1
+    acc = np.zeros((n, o, oh, ow), np.int64)
+    per_group = o // conv.groups
+    for oc in range(o):
+        g = oc // per_group
+        for dy in range(kh):
+            for dx in range(kw):
+                patch = x[:, g * i_per_group : (g + 1) * i_per_group, dy:, dx:]
+                patch = patch[
+                    :, :, : oh * conv.stride : conv.stride, : ow * conv.stride : conv.stride
+                ]
+                acc[:, oc] += np.einsum("nchw,c->nhw", patch, w[oc, :, dy, dx])
+    acc += conv.bias.astype(np.int64)[None, :, None, None]
+    scale = np.float32(in_scale) * np.float32(conv.w_scale) / np.float32(conv.out_scale)
+    multiplier, shift = tr.q31_params(float(scale))
+    flat = [_qnnpack_q31_scalar(int(a), multiplier, shift, conv.out_zp) for a in acc.ravel()]
+    return np.array(flat, np.uint8).reshape(acc.shape)
+
+
+@pytest.mark.parametrize("use_f32", [True, False])
+@pytest.mark.parametrize(
+    "cin, cout, k, stride, groups, w_zp, in_zp",
+    [
+        (864, 3, 1, 1, 1, 128, 128),  # K * max|w| * max|x| > 2**24: float32 needs the split
+        (96, 96, 3, 2, 96, 127, 0),  # depthwise, stride 2, padded with the zero point
+        (3, 8, 3, 1, 1, 128, 128),  # the first layer's shape
+    ],
+)
+def test_exact_runner_conv_matches_integer_reference(
+    monkeypatch: pytest.MonkeyPatch,
+    use_f32: bool,
+    cin: int,
+    cout: int,
+    k: int,
+    stride: int,
+    groups: int,
+    w_zp: int,
+    in_zp: int,
+) -> None:
+    pytest.importorskip("torch")
+    if use_f32 and not tr._float32_conv_is_exact():
+        pytest.skip("this torch's float32 CPU conv is not IEEE (bf16/tf32 maths enabled)")
+    monkeypatch.setattr(tr, "_float32_conv_is_exact", lambda: use_f32)
+    rng = np.random.default_rng(cin + k)
+    conv = tr.QConv(
+        inp="x",
+        out="y",
+        weight=rng.integers(0, 256, (cout, cin // groups, k, k), dtype=np.uint8),
+        w_zp=w_zp,
+        w_scale=0.0025,
+        bias=rng.integers(-70000, 70000, cout).astype(np.int32),
+        stride=stride,
+        pad=k // 2,
+        groups=groups,
+        out_scale=0.9 if k == 1 and cin > 100 else 0.05,
+        out_zp=128,
+    )
+    in_scale = 0.0156
+    graph = tr.QGraph("x", "y", in_scale, in_zp, [conv], {"x": (in_scale, in_zp), "y": (0.05, 128)})
+    runner = tr._ExactRunner(graph, "cpu")
+    assert runner.use_f32 == use_f32
+    q = rng.integers(0, 256, (1, cin, 7, 6), dtype=np.uint8)
+    got = runner.run_codes(q)
+    want = _reference_conv_codes(q, conv, in_scale, in_zp)
+    assert got.shape == want.shape
+    assert np.array_equal(got, want)
+    # Mostly inside (0, 255) and spread out: the arithmetic, not the clamp, decides.
+    assert np.mean((want > 0) & (want < 255)) > 0.5 and want.std() > 5
+
+
+def test_split_weights_keep_float32_sums_exact() -> None:
+    rng = np.random.default_rng(5)
+    w = rng.integers(-128, 129, (4, 864, 1, 1))
+    split, shift = tr._split_weights(w, 255)
+    assert shift > 0 and split.shape == (8, 864, 1, 1)
+    hi, lo = split[:4], split[4:]
+    assert np.array_equal(hi * (1 << shift) + lo, w)
+    for part in (hi, lo):
+        assert 864 * np.abs(part).max() * 255 < 1 << 24
+    small, shift0 = tr._split_weights(w[:, :9], 255)
+    assert shift0 == 0 and np.array_equal(small, w[:, :9])
