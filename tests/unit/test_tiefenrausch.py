@@ -670,3 +670,14 @@ def test_split_weights_keep_float32_sums_exact() -> None:
         assert 864 * np.abs(part).max() * 255 < 1 << 24
     small, shift0 = tr._split_weights(w[:, :9], 255)
     assert shift0 == 0 and np.array_equal(small, w[:, :9])
+
+
+def test_unavailable_device_is_a_settings_error() -> None:
+    torch = pytest.importorskip("torch")
+    from pipeline.errors import SettingsError
+
+    if not torch.cuda.is_available():
+        with pytest.raises(SettingsError, match="cuda"):
+            tr.load_model(NET, INIT, device="cuda")
+    with pytest.raises(SettingsError, match="tpu"):
+        tr.load_model(NET, INIT, device="tpu")
