@@ -74,7 +74,15 @@ def weighted_median(
     guide = np.ascontiguousarray(guide, dtype=np.float32)
     for _ in range(iterations):
         spread = cv2.dilate(out, kernel) - cv2.erode(out, kernel)
-        ys, xs = np.nonzero(spread > threshold * 0.5)
+        # Only where the window is not planar: on a slanted plane (a floor at a grazing
+        # angle) the median would only quantise the slope into a staircase of false steps.
+        bend = np.zeros_like(out)
+        bend[:, 1:-1] = np.abs(out[:, 2:] - 2.0 * out[:, 1:-1] + out[:, :-2])
+        bend[1:-1, :] = np.maximum(
+            bend[1:-1, :], np.abs(out[2:, :] - 2.0 * out[1:-1, :] + out[:-2, :])
+        )
+        bend = cv2.dilate(bend, kernel)
+        ys, xs = np.nonzero((spread > threshold * 0.5) & (bend > threshold * 0.5))
         if ys.size == 0:
             break
         src = out.copy()  # read from the previous iteration only (order independent)
@@ -95,11 +103,50 @@ def weighted_median(
     return out
 
 
-def find_cuts(disp: np.ndarray, threshold: float) -> Cuts:
-    """All neighbour pairs whose normalised disparity differs by more than ``threshold``."""
+def find_cuts(
+    disp: np.ndarray, threshold: float, slope_aware: bool = True, raw: np.ndarray | None = None
+) -> Cuts:
+    """Neighbour pairs whose normalised disparity differs by more than ``threshold``.
+
+    With ``slope_aware`` a pair is cut only when the jump also differs by more than
+    ``threshold`` from the local slope on *both* sides (the mean difference over the two
+    pixels before p and after q): a plane seen at a grazing angle (a floor, the top of a box)
+    has large but steady differences between neighbours and stays whole, and so does the
+    staircase the weighted median leaves on such a slope; a depth edge is a spike against
+    the slopes of the surfaces on either side of it."""
     right = np.abs(disp[:, 1:] - disp[:, :-1]) > threshold
     down = np.abs(disp[1:, :] - disp[:-1, :]) > threshold
+    if slope_aware:
+        right &= _off_slope(disp, threshold, raw)
+        down &= _off_slope(disp.T, threshold, None if raw is None else raw.T).T
     return Cuts(right, down)
+
+
+def _off_slope(disp: np.ndarray, threshold: float, raw: np.ndarray | None = None) -> np.ndarray:
+    """For each pair p = (y, x), q = (y, x + 1): the jump differs from both side slopes
+    (d[p] - d[p-2]) / 2 and (d[q+2] - d[q]) / 2 by more than ``threshold`` (edge-replicated
+    at the borders), shape (H, W-1).
+
+    With ``raw`` (the disparity before the median, which may have turned a slope into a
+    staircase of steps several pixels high) the raw disparity must also jump across the pair:
+    its change from p-1 to q+1 differs by more than ``threshold`` from three times the raw
+    slope on either side ((r[p-1] - r[p-3]) / 2 and (r[q+3] - r[q+1]) / 2)."""
+    pad = np.pad(disp, ((0, 0), (2, 2)), mode="edge")
+    a = pad[:, 2:-3]  # d[x]
+    b = pad[:, 3:-2]  # d[x + 1]
+    jump = b - a
+    left = (a - pad[:, :-5]) * np.float32(0.5)
+    right = (pad[:, 5:] - b) * np.float32(0.5)
+    out = (np.abs(jump - left) > threshold) & (np.abs(jump - right) > threshold)
+    if raw is not None:
+        pad = np.pad(raw, ((0, 0), (3, 3)), mode="edge")  # pad[:, i] = r[i - 3]
+        a = pad[:, 2:-5]  # r[x - 1]
+        b = pad[:, 5:-2]  # r[x + 2]
+        span = b - a
+        left = (a - pad[:, :-7]) * np.float32(1.5)
+        right = (pad[:, 7:] - b) * np.float32(1.5)
+        out &= (np.abs(span - left) > threshold) & (np.abs(span - right) > threshold)
+    return out
 
 
 def clean_cuts(cuts: Cuts, min_edge_length: float) -> Cuts:
@@ -133,7 +180,8 @@ def preprocess(
 ) -> Preprocessed:
     """Sharpen ``disp`` (normalised disparity) with the guided weighted median, then find and
     clean the cuts. ``guide`` is the photo as float32 RGB in [0, 1]."""
+    raw = disp
     if median_iterations > 0 and median_size >= 3:
         disp = weighted_median(disp, guide, threshold, median_size // 2, median_iterations)
-    cuts = clean_cuts(find_cuts(disp, threshold), min_edge_length)
+    cuts = clean_cuts(find_cuts(disp, threshold, raw=raw), min_edge_length)
     return Preprocessed(disp, cuts)
