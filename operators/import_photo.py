@@ -63,7 +63,14 @@ last_result: dict[str, Any] = {}
 
 def user_dir() -> Path:
     """The extension's user folder (vendored environment, models, depth cache)."""
-    return Path(bpy.utils.extension_path_user(ROOT_PACKAGE, create=True))
+    try:
+        return Path(bpy.utils.extension_path_user(ROOT_PACKAGE, create=True))
+    except (ValueError, RuntimeError):
+        # Loaded from a checkout (scripts/oneshot3d.py) rather than installed: Blender knows
+        # no extension of that name, so keep the data beside Blender's user configuration.
+        folder = Path(bpy.utils.resource_path("USER")) / "oneshot3d-checkout"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
 
 def preferences(context: bpy.types.Context | None = None) -> Any:
