@@ -25,23 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# The same upscaled-sample input as the pipeline benchmark (this folder is on sys.path when a
+# benchmark script runs).
+from bench_pipeline import make_input  # noqa: E402
+
 from pipeline.build import build_photo  # noqa: E402
 from pipeline.mesh_data import MeshData  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 from pipeline.worker_client import State, build_job, worker_env, worker_pythonpath  # noqa: E402
-
-
-def make_input(folder: Path, width: int, height: int) -> tuple[Path, Path]:
-    import cv2
-    import numpy as np
-
-    photo = cv2.imread(str(ROOT / "samples" / "sample.png"))
-    depth = np.load(ROOT / "samples" / "sample_depth.npy")
-    photo_path = folder / f"photo_{width}x{height}.png"
-    depth_path = folder / f"depth_{width}x{height}.npy"
-    cv2.imwrite(str(photo_path), cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC))
-    np.save(depth_path, cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST))
-    return photo_path, depth_path
 
 
 def bare_startup() -> float:
