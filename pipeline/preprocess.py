@@ -58,7 +58,8 @@ def weighted_median(
     """Joint weighted median of ``disp`` (H, W) float32 guided by ``guide`` (H, W, 3) float32
     in [0, 1]; window (2*radius+1)^2. Only pixels whose window spans more than
     ``threshold / 2`` in disparity are recomputed (elsewhere the result is the input)."""
-    out = np.ascontiguousarray(disp, dtype=np.float32)
+    # Always a copy: the caller keeps the unfiltered map (find_cuts compares against it).
+    out = np.array(disp, dtype=np.float32, order="C", copy=True)
     h, w = out.shape
     size = 2 * radius + 1
     kernel = np.ones((size, size), np.uint8)
@@ -103,23 +104,53 @@ def weighted_median(
     return out
 
 
-def find_cuts(
-    disp: np.ndarray, threshold: float, slope_aware: bool = True, raw: np.ndarray | None = None
-) -> Cuts:
+def find_cuts(disp: np.ndarray, threshold: float, slope_aware: bool = True) -> Cuts:
     """Neighbour pairs whose normalised disparity differs by more than ``threshold``.
 
     With ``slope_aware`` a pair is cut only when the jump also differs by more than
     ``threshold`` from the local slope on *both* sides (the mean difference over the two
     pixels before p and after q): a plane seen at a grazing angle (a floor, the top of a box)
-    has large but steady differences between neighbours and stays whole, and so does the
-    staircase the weighted median leaves on such a slope; a depth edge is a spike against
-    the slopes of the surfaces on either side of it."""
-    right = np.abs(disp[:, 1:] - disp[:, :-1]) > threshold
-    down = np.abs(disp[1:, :] - disp[:-1, :]) > threshold
+    has large but steady differences between neighbours and stays whole; a depth edge is a
+    spike against the slopes of the surfaces on either side of it. Of two cuts one pixel
+    apart that step the same way only the larger is kept (see ``_merge_stairs``)."""
+    jump_r = disp[:, 1:] - disp[:, :-1]
+    jump_d = disp[1:, :] - disp[:-1, :]
+    right = np.abs(jump_r) > threshold
+    down = np.abs(jump_d) > threshold
     if slope_aware:
-        right &= _off_slope(disp, threshold, raw)
-        down &= _off_slope(disp.T, threshold, None if raw is None else raw.T).T
+        right &= _off_slope(disp, threshold)
+        down &= _off_slope(disp.T, threshold).T
+    right = _merge_stairs(right, jump_r)
+    down = _merge_stairs(down.T, jump_d.T).T
     return Cuts(right, down)
+
+
+def _off_slope(disp: np.ndarray, threshold: float) -> np.ndarray:
+    """For each pair p = (y, x), q = (y, x + 1): the jump differs from both side slopes
+    (d[p] - d[p-2]) / 2 and (d[q+2] - d[q]) / 2 by more than ``threshold`` (edge-replicated
+    at the borders), shape (H, W-1)."""
+    pad = np.pad(disp, ((0, 0), (2, 2)), mode="edge")
+    a = pad[:, 2:-3]  # d[x]
+    b = pad[:, 3:-2]  # d[x + 1]
+    jump = b - a
+    left = (a - pad[:, :-5]) * np.float32(0.5)
+    right = (pad[:, 5:] - b) * np.float32(0.5)
+    return (np.abs(jump - left) > threshold) & (np.abs(jump - right) > threshold)
+
+
+def _merge_stairs(cut: np.ndarray, jump: np.ndarray) -> np.ndarray:
+    """Keep only the larger of two cuts one pixel apart along a row whose jumps go the same
+    way (a staircase). The pixel between them would be a layer one pixel thick, which cannot
+    be meshed into a surface (it would render as a hole); it is nearly always a grazing face
+    (the top of a box) next to a real edge. Thin objects (a pole in front of a wall) jump up
+    and then down, and are kept."""
+    keep = cut.copy()
+    mag = np.abs(jump)
+    stair = cut[:, :-1] & cut[:, 1:] & (np.sign(jump[:, :-1]) == np.sign(jump[:, 1:]))
+    smaller_first = mag[:, :-1] < mag[:, 1:]
+    keep[:, :-1] &= ~(stair & smaller_first)
+    keep[:, 1:] &= ~(stair & ~smaller_first)
+    return keep
 
 
 def _off_slope(disp: np.ndarray, threshold: float, raw: np.ndarray | None = None) -> np.ndarray:
@@ -180,8 +211,14 @@ def preprocess(
 ) -> Preprocessed:
     """Sharpen ``disp`` (normalised disparity) with the guided weighted median, then find and
     clean the cuts. ``guide`` is the photo as float32 RGB in [0, 1]."""
-    raw = disp
     if median_iterations > 0 and median_size >= 3:
-        disp = weighted_median(disp, guide, threshold, median_size // 2, median_iterations)
-    cuts = clean_cuts(find_cuts(disp, threshold, raw=raw), min_edge_length)
+        sharp = weighted_median(disp, guide, threshold, median_size // 2, median_iterations)
+        # The median is there to snap ramp pixels to one side of an edge, which moves them by
+        # about half the edge's jump. Where it moved a pixel by no more than the threshold it
+        # only quantised a slope into steps (a grazing face next to an edge, where the planar
+        # guard does not apply): those steps would be cut as false edges and show from a
+        # moved camera, so the raw value stays there.
+        raw = np.asarray(disp, np.float32)
+        disp = np.where(np.abs(sharp - raw) <= threshold, raw, sharp).astype(np.float32)
+    cuts = clean_cuts(find_cuts(disp, threshold), min_edge_length)
     return Preprocessed(disp, cuts)

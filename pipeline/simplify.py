@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# Largest texture slide (pixels) a coarse block may cause; see coarse_blocks.
+MAX_UV_SLIDE_PX = 0.1
+
 
 def auto_block(pixels: int) -> int:
     """Default block size for a lattice of ``pixels`` samples."""
@@ -119,7 +122,15 @@ def coarse_blocks(
             + weights[4] * blk[:, s, s, None, None]
         )
         err = np.abs(blk - fan) / np.maximum(np.abs(blk), 1e-6)
-        coarse[cy, cx] = err.reshape(err.shape[0], -1).max(axis=1) <= tolerance
+        flat = err.reshape(err.shape[0], -1).max(axis=1) <= tolerance
+        # Renderers interpolate UVs affinely over the 3D triangle, not in the photo's
+        # projection: along a side of L pixels whose ends differ in depth by a fraction e the
+        # texture slides by up to about L * e / 4 pixels. Bound that slide (a plane seen at
+        # a grazing angle is flat but swims).
+        corners = np.stack([c, blk[:, 0, 0], blk[:, 0, s], blk[:, s, 0], blk[:, s, s]], axis=1)
+        lo = np.maximum(corners.min(axis=1), 1e-6)
+        spread = (corners.max(axis=1) - lo) / lo
+        coarse[cy, cx] = flat & (spread * s / 4.0 <= MAX_UV_SLIDE_PX)
     return coarse
 
 

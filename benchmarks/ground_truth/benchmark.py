@@ -144,7 +144,10 @@ def _render_settings(width: int, height: int) -> None:
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
     scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
+    # Transparent film: pixels no triangle covers (holes) come out with alpha 0 and are
+    # counted; colours are composited over black as before for PSNR / SSIM.
+    scene.render.film_transparent = True
+    scene.render.image_settings.color_mode = "RGBA"
     if scene.world is None:
         scene.world = bpy.data.worlds.new("World")
     scene.world.use_nodes = True
@@ -156,7 +159,31 @@ def _render_settings(width: int, height: int) -> None:
 def _render(path: Path) -> np.ndarray:
     bpy.context.scene.render.filepath = str(path)
     bpy.ops.render.render(write_still=True)
-    return cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1].copy()
+    return read_rgb(path)
+
+
+def _read_rgba(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 3:
+        img = np.concatenate([img, np.full(img.shape[:2] + (1,), 255, img.dtype)], axis=2)
+    return img[:, :, [2, 1, 0, 3]]
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """RGB composited over black (uint8), in linear light as Blender would have rendered it
+    over a black world (the PNG holds straight sRGB colour and alpha)."""
+    rgba = _read_rgba(path).astype(np.float64) / 255.0
+    c, a = rgba[..., :3], rgba[..., 3:]
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4) * a
+    srgb = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.round(np.clip(srgb, 0, 1) * 255.0).astype(np.uint8)
+
+
+def hole_fraction(path: Path) -> float:
+    """Fraction of pixels that no surface covers (alpha below one half)."""
+    return float((_read_rgba(path)[..., 3] < 128).mean())
 
 
 def _ray_depth(cam_loc, width: int, height: int) -> np.ndarray:
@@ -269,11 +296,11 @@ def evaluate(out: Path, scenes: list[str]) -> list[dict]:
     rows = []
     for name in scenes:
         for tname in TARGETS:
-            gt = cv2.imread(str(out / f"{name}_{tname}_gt.png"))[:, :, ::-1]
+            gt = read_rgb(out / f"{name}_{tname}_gt.png")
             mask = np.load(out / f"{name}_{tname}_mask.npy")
             full = np.ones_like(mask)
             for method in METHODS:
-                img = cv2.imread(str(out / f"{name}_{tname}_{method}.png"))[:, :, ::-1]
+                img = read_rgb(out / f"{name}_{tname}_{method}.png")
                 smap = ssim_map(img, gt)
                 rows.append(
                     {
@@ -284,6 +311,7 @@ def evaluate(out: Path, scenes: list[str]) -> list[dict]:
                         "psnr_all": psnr(img, gt, full),
                         "psnr_disoccluded": psnr(img, gt, mask),
                         "psnr_visible": psnr(img, gt, ~mask),
+                        "holes": hole_fraction(out / f"{name}_{tname}_{method}.png"),
                         "ssim_all": float(smap.mean()),
                         "ssim_disoccluded": float(smap[mask].mean())
                         if mask.any()
@@ -297,8 +325,8 @@ def _pooled_psnr(out: Path, scene: str, method: str, which: str) -> float:
     """PSNR over the union of all targets' pixels of a kind (pooled MSE)."""
     se, n = 0.0, 0
     for tname in TARGETS:
-        gt = cv2.imread(str(out / f"{scene}_{tname}_gt.png"))[:, :, ::-1].astype(np.float64)
-        img = cv2.imread(str(out / f"{scene}_{tname}_{method}.png"))[:, :, ::-1].astype(np.float64)
+        gt = read_rgb(out / f"{scene}_{tname}_gt.png").astype(np.float64)
+        img = read_rgb(out / f"{scene}_{tname}_{method}.png").astype(np.float64)
         mask = np.load(out / f"{scene}_{tname}_mask.npy")
         sel = mask if which == "disoccluded" else ~mask
         se += float(((img - gt) ** 2)[sel].sum())
@@ -321,8 +349,8 @@ def write_results(
         "",
         "## Per scene (all four targets pooled)",
         "",
-        "| scene | method | PSNR disoccluded | PSNR visible | LDI gain vs best baseline (disoccl.) | LDI loss vs rubber (visible) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| scene | method | PSNR disoccluded | PSNR visible | LDI gain vs best baseline (disoccl.) | LDI loss vs rubber (visible) | holes (% of target pixels, worst target) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for scene in scenes:
         pooled = {
@@ -330,11 +358,16 @@ def write_results(
             for m in METHODS
         }
         best = max(pooled["RUBBER"][0], pooled["TORN"][0])
+        holes = {
+            m: max(r["holes"] for r in rows if r["scene"] == scene and r["method"] == m)
+            for m in METHODS
+        }
         for m in METHODS:
             gain = f"{pooled['LDI'][0] - best:+.2f}" if m == "LDI" else ""
             loss = f"{pooled['RUBBER'][1] - pooled['LDI'][1]:+.2f}" if m == "LDI" else ""
             lines.append(
-                f"| {scene} | {m} | {pooled[m][0]:.2f} | {pooled[m][1]:.2f} | {gain} | {loss} |"
+                f"| {scene} | {m} | {pooled[m][0]:.2f} | {pooled[m][1]:.2f} | {gain} | {loss} "
+                f"| {100 * holes[m]:.3f} |"
             )
     lines += [
         "",
@@ -382,7 +415,7 @@ def main() -> int:
     for r in rows:
         print(
             f"{r['scene']:8s} {r['target']:8s} {r['method']:7s} disoccl {r['psnr_disoccluded']:6.2f} "
-            f"visible {r['psnr_visible']:6.2f} all {r['psnr_all']:6.2f}"
+            f"visible {r['psnr_visible']:6.2f} all {r['psnr_all']:6.2f} holes {r['holes']:.5f}"
         )
     return 0
 

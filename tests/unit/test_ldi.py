@@ -153,3 +153,46 @@ def test_ldi_mesh_has_no_holes_when_the_camera_moves() -> None:
     normal = np.cross(v[t[:, 1]] - v[t[:, 0]], v[t[:, 2]] - v[t[:, 0]])
     facing = np.einsum("ij,ij->i", normal, -v[t[:, 0]])
     assert (facing > 0).mean() > 0.999
+
+
+def _front_layer_at(mesh, points: np.ndarray) -> np.ndarray:
+    """For image points (n, 2) of the source camera: the ``layer`` attribute of the nearest
+    triangle covering each point (-1 where none does)."""
+    intr = mesh.intrinsics
+    v = mesh.vertices
+    z = -v[:, 2]
+    px = v[:, 0] / z * intr.fx + intr.cx
+    py = intr.cy - v[:, 1] / z * intr.fx
+    t = mesh.triangles
+    out = np.full(len(points), -1)
+    for i, (x, y) in enumerate(points):
+        xs, ys = px[t], py[t]  # (m, 3)
+        d1 = (x - xs[:, 1]) * (ys[:, 0] - ys[:, 1]) - (xs[:, 0] - xs[:, 1]) * (y - ys[:, 1])
+        d2 = (x - xs[:, 2]) * (ys[:, 1] - ys[:, 2]) - (xs[:, 1] - xs[:, 2]) * (y - ys[:, 2])
+        d3 = (x - xs[:, 0]) * (ys[:, 2] - ys[:, 0]) - (xs[:, 2] - xs[:, 0]) * (y - ys[:, 0])
+        inside = ~(((d1 < 0) | (d2 < 0) | (d3 < 0)) & ((d1 > 0) | (d2 > 0) | (d3 > 0)))
+        if inside.any():
+            hit = np.nonzero(inside)[0]
+            nearest = hit[np.argmin(z[t[hit]].mean(axis=1))]
+            out[i] = mesh.attributes["layer"][t[nearest, 0]]
+            out[i] = -2 if z[t[nearest]].mean() > 2.0 else out[i]  # -2: the wall shows
+    return out
+
+
+def test_the_foreground_outline_sits_on_the_pixel_border_on_all_four_sides() -> None:
+    """In the source view the box must cover its whole pixels, up to the border with the wall,
+    on every side - also where the wall pixel next to it links to a grown sample behind the
+    box instead of to the box (which is how every grown edge is linked)."""
+    h, w = 40, 56
+    depth = np.full((h, w), 4.0, np.float32)
+    depth[12:30, 18:38] = 1.5
+    rgb = np.full((h, w, 3), 120, np.uint8)
+    photo = Photo("p.png", rgb, None, None, 1)
+    settings = PipelineSettings(depth_kind="DEPTH", median_size=0, min_edge_length=0)
+    mesh = build_mesh(photo, DepthMap("DEPTH", depth), settings)
+    # A quarter pixel inside the box's outer pixels, toward the wall, midway along each side.
+    inside = np.array([(27.5, 12.25), (27.5, 29.75), (18.25, 20.5), (37.75, 20.5)], np.float32)
+    assert (_front_layer_at(mesh, inside) == 0).all()
+    # And a quarter pixel outside, the wall shows (the outline is not fattened).
+    outside = inside + np.array([(0, -0.5), (0, 0.5), (-0.5, 0), (0.5, 0)], np.float32)
+    assert (_front_layer_at(mesh, outside) == -2).all()

@@ -54,3 +54,32 @@ def test_preprocess_returns_sharpened_disparity_and_cuts() -> None:
     pre = preprocess(disp, guide, 0.04, 5, 1, 5)
     assert pre.disp.dtype == np.float32 and pre.disp.shape == disp.shape
     assert pre.cuts.right[:, 14].all() and pre.cuts.right.sum() == 20
+
+
+def test_a_grazing_face_next_to_an_edge_is_not_cut_into_steps() -> None:
+    """A box top seen at a grazing angle: the wall above, a real edge, then six rows whose
+    disparity rises steadily (the top face), then the box front. The median must not turn
+    the top face into steps that are cut as false edges; the input stays untouched."""
+    h, w = 24, 40
+    disp = np.full((h, w), 0.36, np.float32)
+    for i, row in enumerate(range(8, 14)):
+        disp[row] = 0.80 + 0.026 * i
+    disp[14:] = 0.80 + 0.026 * 5 + 0.002 * np.arange(h - 14, dtype=np.float32)[:, None]
+    guide = np.zeros((h, w, 3), np.float32)
+    guide[:8] = (0.5, 0.5, 0.8)  # wall
+    guide[8:] = (0.7, 0.3, 0.2)  # one material for the whole box: the median sees no edge
+    before = disp.copy()
+    pre = preprocess(disp, guide, 0.04, 5, 2, 0)
+    np.testing.assert_array_equal(disp, before)
+    assert pre.cuts.down[7].all()  # the real edge, wall -> box top
+    assert pre.cuts.down.sum() == w and not pre.cuts.right.any()
+
+
+def test_one_pixel_staircase_keeps_the_larger_cut_and_thin_objects_keep_both() -> None:
+    row = np.array([[0.2, 0.2, 0.2, 0.5, 0.9, 0.9, 0.9, 0.9]], np.float32)
+    stair = find_cuts(np.repeat(row, 6, axis=0), 0.04)
+    # 0.2 -> 0.5 -> 0.9: the pixel at 0.5 would be a one-pixel layer; the larger jump wins.
+    assert not stair.right[:, 2].any() and stair.right[:, 3].all()
+    pole = np.array([[0.2, 0.2, 0.2, 0.9, 0.2, 0.2, 0.2, 0.2]], np.float32)
+    thin = find_cuts(np.repeat(pole, 6, axis=0), 0.04)
+    assert thin.right[:, 2].all() and thin.right[:, 3].all()

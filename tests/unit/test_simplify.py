@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from pipeline.simplify import triangulate
+from pipeline.simplify import MAX_UV_SLIDE_PX, coarse_blocks, triangulate
 
 
 def _all_linked(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -55,7 +55,7 @@ def _assert_watertight_disk(tris: np.ndarray, h: int, w: int) -> None:
 def test_plane_simplifies_exactly() -> None:
     h, w = 49, 65
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    disp = 0.3 + 0.004 * xx - 0.002 * yy  # a 3D plane: disparity affine on screen
+    disp = 0.3 + 0.0008 * xx - 0.0004 * yy  # a 3D plane: disparity affine on screen
     present, lr, ld = _all_linked(h, w)
     full, _ = triangulate(present, disp, lr, ld, 0.04, block=1)
     tris, _ = triangulate(present, disp, lr, ld, 0.04, block=8, tolerance=0.002)
@@ -64,6 +64,27 @@ def test_plane_simplifies_exactly() -> None:
     _assert_watertight_disk(tris, h, w)
     err = np.abs(_mesh_disparity(tris, disp, w) - disp) / disp
     assert np.nanmax(err) < 1e-5 and not np.isnan(err).any()
+
+
+def test_a_grazing_plane_keeps_blocks_whose_texture_would_slide() -> None:
+    """A steep plane is flat, but affine UV interpolation over a large triangle whose corners
+    differ much in depth slides the texture; blocks are coarse only within the slide bound."""
+    h, w = 49, 65
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disp = (0.1 + 0.01 * yy + 0.0 * xx).astype(np.float32)  # depth halves every ~10 rows
+    present = np.ones((h, w), bool)
+    lr, ld = np.ones((h, w - 1), bool), np.ones((h - 1, w), bool)
+    block = 8
+    coarse = coarse_blocks(present, disp, lr, ld, block, 0.002)
+    assert not coarse.any()
+    # The same plane, seen less steeply: simplified.
+    gentle = (0.5 + 0.0005 * yy + 0.0 * xx).astype(np.float32)
+    assert coarse_blocks(present, gentle, lr, ld, block, 0.002).all()
+    # The bound itself: a block's corner depth spread times its size / 4 (pixels of slide).
+    nby, nbx = coarse.shape
+    for by in range(nby):
+        d = gentle[by * block : (by + 1) * block + 1, :1]
+        assert (d.max() - d.min()) / d.min() * block / 4 <= MAX_UV_SLIDE_PX
 
 
 def test_error_bound_on_a_curved_surface_and_full_resolution_at_edges() -> None:
