@@ -3,8 +3,8 @@
     python benchmarks/bench_pipeline.py [--sizes 1024x768 4032x3024] [--runs 3] [--modes ...]
 
 Each (size, mode) runs in a fresh subprocess so that its peak RSS is its own. The input is the
-bundled sample scaled up to the size (photo with INTER_CUBIC, depth with INTER_NEAREST so its
-discontinuities stay sharp), written to a temporary folder. Prints a markdown table.
+bundled sample scaled up to the size (photo with INTER_CUBIC, depth bilinearly, as the depth
+backends resize a network's prediction to the photo), written to a temporary folder. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def make_input(folder: Path, width: int, height: int) -> tuple[Path, Path]:
     photo_path = folder / f"photo_{width}x{height}.png"
     depth_path = folder / f"depth_{width}x{height}.npy"
     cv2.imwrite(str(photo_path), cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC))
-    np.save(depth_path, cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST))
+    np.save(depth_path, cv2.resize(depth, (width, height), interpolation=cv2.INTER_LINEAR))
     return photo_path, depth_path
 
 

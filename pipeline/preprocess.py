@@ -109,75 +109,58 @@ def find_cuts(disp: np.ndarray, threshold: float, slope_aware: bool = True) -> C
 
     With ``slope_aware`` a pair is cut only when the jump also differs by more than
     ``threshold`` from the local slope on *both* sides (the mean difference over the two
-    pixels before p and after q): a plane seen at a grazing angle (a floor, the top of a box)
-    has large but steady differences between neighbours and stays whole; a depth edge is a
-    spike against the slopes of the surfaces on either side of it. Of two cuts one pixel
-    apart that step the same way only the larger is kept (see ``_merge_stairs``)."""
-    jump_r = disp[:, 1:] - disp[:, :-1]
-    jump_d = disp[1:, :] - disp[:-1, :]
-    right = np.abs(jump_r) > threshold
-    down = np.abs(jump_d) > threshold
+    pixels before p and after q, edge-replicated at the borders): a plane seen at a grazing
+    angle (a floor, the top of a box) has large but steady differences between neighbours and
+    stays whole; a depth edge is a spike against the slopes of the surfaces on either side of
+    it. Of two cuts one pixel apart that step the same way only the larger is kept: the pixel
+    between them would be a layer one pixel thick, which cannot be meshed into a surface (it
+    would render as a hole) and is nearly always a grazing face next to a real edge. Thin
+    objects (a pole in front of a wall) step up and then down, and keep both cuts.
+
+    Only the pairs over the threshold (a few percent) are examined further."""
+    disp = np.ascontiguousarray(disp, dtype=np.float32)
+    return Cuts(
+        _axis_cuts(disp, threshold, slope_aware, axis=1),
+        _axis_cuts(disp, threshold, slope_aware, axis=0),
+    )
+
+
+def _axis_cuts(disp: np.ndarray, threshold: float, slope_aware: bool, axis: int) -> np.ndarray:
+    n = disp.shape[axis]
+    jump = np.diff(disp, axis=axis)
+    cut = np.abs(jump) > threshold
+    idx = list(np.nonzero(cut))
+    if idx[0].size == 0:
+        return cut
+    pos = idx[axis]
+
+    def at(offset: int) -> np.ndarray:
+        where = list(idx)
+        where[axis] = np.clip(pos + offset, 0, n - 1)
+        return disp[tuple(where)]
+
     if slope_aware:
-        right &= _off_slope(disp, threshold)
-        down &= _off_slope(disp.T, threshold).T
-    right = _merge_stairs(right, jump_r)
-    down = _merge_stairs(down.T, jump_d.T).T
-    return Cuts(right, down)
-
-
-def _off_slope(disp: np.ndarray, threshold: float) -> np.ndarray:
-    """For each pair p = (y, x), q = (y, x + 1): the jump differs from both side slopes
-    (d[p] - d[p-2]) / 2 and (d[q+2] - d[q]) / 2 by more than ``threshold`` (edge-replicated
-    at the borders), shape (H, W-1)."""
-    pad = np.pad(disp, ((0, 0), (2, 2)), mode="edge")
-    a = pad[:, 2:-3]  # d[x]
-    b = pad[:, 3:-2]  # d[x + 1]
-    jump = b - a
-    left = (a - pad[:, :-5]) * np.float32(0.5)
-    right = (pad[:, 5:] - b) * np.float32(0.5)
-    return (np.abs(jump - left) > threshold) & (np.abs(jump - right) > threshold)
-
-
-def _merge_stairs(cut: np.ndarray, jump: np.ndarray) -> np.ndarray:
-    """Keep only the larger of two cuts one pixel apart along a row whose jumps go the same
-    way (a staircase). The pixel between them would be a layer one pixel thick, which cannot
-    be meshed into a surface (it would render as a hole); it is nearly always a grazing face
-    (the top of a box) next to a real edge. Thin objects (a pole in front of a wall) jump up
-    and then down, and are kept."""
-    keep = cut.copy()
-    mag = np.abs(jump)
-    stair = cut[:, :-1] & cut[:, 1:] & (np.sign(jump[:, :-1]) == np.sign(jump[:, 1:]))
-    smaller_first = mag[:, :-1] < mag[:, 1:]
-    keep[:, :-1] &= ~(stair & smaller_first)
-    keep[:, 1:] &= ~(stair & ~smaller_first)
-    return keep
-
-
-def _off_slope(disp: np.ndarray, threshold: float, raw: np.ndarray | None = None) -> np.ndarray:
-    """For each pair p = (y, x), q = (y, x + 1): the jump differs from both side slopes
-    (d[p] - d[p-2]) / 2 and (d[q+2] - d[q]) / 2 by more than ``threshold`` (edge-replicated
-    at the borders), shape (H, W-1).
-
-    With ``raw`` (the disparity before the median, which may have turned a slope into a
-    staircase of steps several pixels high) the raw disparity must also jump across the pair:
-    its change from p-1 to q+1 differs by more than ``threshold`` from three times the raw
-    slope on either side ((r[p-1] - r[p-3]) / 2 and (r[q+3] - r[q+1]) / 2)."""
-    pad = np.pad(disp, ((0, 0), (2, 2)), mode="edge")
-    a = pad[:, 2:-3]  # d[x]
-    b = pad[:, 3:-2]  # d[x + 1]
-    jump = b - a
-    left = (a - pad[:, :-5]) * np.float32(0.5)
-    right = (pad[:, 5:] - b) * np.float32(0.5)
-    out = (np.abs(jump - left) > threshold) & (np.abs(jump - right) > threshold)
-    if raw is not None:
-        pad = np.pad(raw, ((0, 0), (3, 3)), mode="edge")  # pad[:, i] = r[i - 3]
-        a = pad[:, 2:-5]  # r[x - 1]
-        b = pad[:, 5:-2]  # r[x + 2]
-        span = b - a
-        left = (a - pad[:, :-7]) * np.float32(1.5)
-        right = (pad[:, 7:] - b) * np.float32(1.5)
-        out &= (np.abs(span - left) > threshold) & (np.abs(span - right) > threshold)
-    return out
+        a, b = at(0), at(1)
+        step = b - a
+        left = (a - at(-2)) * np.float32(0.5)
+        right = (at(3) - b) * np.float32(0.5)
+        off = (np.abs(step - left) > threshold) & (np.abs(step - right) > threshold)
+        cut[tuple(i[~off] for i in idx)] = False
+        idx = [i[off] for i in idx]
+        pos = idx[axis]
+    # Staircases: a cut whose next pair along the axis is cut too, stepping the same way.
+    has_next = pos + 1 < n - 1
+    first = [i[has_next] for i in idx]
+    second = list(first)
+    second[axis] = first[axis] + 1
+    t1, t2 = tuple(first), tuple(second)
+    stair = cut[t2] & (np.sign(jump[t1]) == np.sign(jump[t2]))
+    smaller_first = np.abs(jump[t1]) < np.abs(jump[t2])
+    drop_first = stair & smaller_first
+    drop_second = stair & ~smaller_first
+    cut[tuple(i[drop_first] for i in first)] = False
+    cut[tuple(i[drop_second] for i in second)] = False
+    return cut
 
 
 def clean_cuts(cuts: Cuts, min_edge_length: float) -> Cuts:
@@ -201,6 +184,32 @@ class Preprocessed:
     cuts: Cuts
 
 
+# Long side (pixels) at which the median's window matches the ramps a depth network leaves
+# (a 384-518 px prediction upsampled: 2-3 px at 1024, ~8 px at 4032).
+WORK_SIZE = 1024
+
+
+def _coarse_snap(
+    disp: np.ndarray, guide: np.ndarray, threshold: float, radius: int, iterations: int
+) -> np.ndarray:
+    """On a large photo, snap the wide ramps at the working size first: the median runs on a
+    downscaled copy, and the pixels it moved by more than the threshold (ramp pixels, now on
+    one side of the edge) take that value at full size; all others keep theirs. The full-size
+    median then aligns these blocky steps with the photo's own edges."""
+    h, w = disp.shape
+    scale = WORK_SIZE / max(h, w)
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    small = cv2.resize(disp, size, interpolation=cv2.INTER_AREA)
+    small_guide = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
+    sharp = weighted_median(small, small_guide, threshold, radius, iterations)
+    moved = (np.abs(sharp - small) > threshold).astype(np.uint8)
+    if not moved.any():
+        return disp
+    up_moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_NEAREST).view(bool)
+    up_sharp = cv2.resize(sharp, (w, h), interpolation=cv2.INTER_NEAREST)
+    return np.where(up_moved, up_sharp, disp).astype(np.float32)
+
+
 def preprocess(
     disp: np.ndarray,
     guide: np.ndarray,
@@ -212,7 +221,11 @@ def preprocess(
     """Sharpen ``disp`` (normalised disparity) with the guided weighted median, then find and
     clean the cuts. ``guide`` is the photo as float32 RGB in [0, 1]."""
     if median_iterations > 0 and median_size >= 3:
-        sharp = weighted_median(disp, guide, threshold, median_size // 2, median_iterations)
+        radius = median_size // 2
+        base = disp
+        if max(disp.shape) > 1.5 * WORK_SIZE:
+            base = _coarse_snap(disp, guide, threshold, radius, median_iterations)
+        sharp = weighted_median(base, guide, threshold, radius, median_iterations)
         # The median is there to snap ramp pixels to one side of an edge, which moves them by
         # about half the edge's jump. Where it moved a pixel by no more than the threshold it
         # only quantised a slope into steps (a grazing face next to an edge, where the planar

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 # Largest texture slide (pixels) a coarse block may cause; see coarse_blocks.
-MAX_UV_SLIDE_PX = 0.1
+MAX_UV_SLIDE_PX = 0.25
 
 
 def auto_block(pixels: int) -> int:

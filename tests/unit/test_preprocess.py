@@ -83,3 +83,25 @@ def test_one_pixel_staircase_keeps_the_larger_cut_and_thin_objects_keep_both() -
     pole = np.array([[0.2, 0.2, 0.2, 0.9, 0.2, 0.2, 0.2, 0.2]], np.float32)
     thin = find_cuts(np.repeat(pole, 6, axis=0), 0.04)
     assert thin.right[:, 2].all() and thin.right[:, 3].all()
+
+
+def test_a_large_photo_snaps_ramps_wider_than_the_window(monkeypatch) -> None:
+    """A depth network's prediction upsampled to 12 MP leaves ramps ~8 px wide, each step below
+    the threshold: the 5x5 median alone cannot see an edge there. The working-size pass snaps
+    it, and the cut lands on the colour edge."""
+    import pipeline.preprocess as pre_mod
+
+    h, w = 48, 2400
+    x = np.arange(w, dtype=np.float32)
+    edge = 1200
+    disp = np.repeat((0.2 + 0.3 * np.clip((x - (edge - 5)) / 10.0, 0, 1))[None], h, axis=0)
+    guide = np.zeros((h, w, 3), np.float32)
+    guide[:, edge:] = (0.9, 0.3, 0.2)
+    guide[:, :edge] = (0.2, 0.3, 0.9)
+    assert np.abs(np.diff(disp, axis=1)).max() < 0.04
+    pre = preprocess(disp.astype(np.float32), guide, 0.04, 5, 2, 0)
+    cols = np.nonzero(pre.cuts.right.any(axis=0))[0]
+    assert pre.cuts.right.any(axis=1).all()  # every row is cut...
+    assert cols.min() >= edge - 3 and cols.max() <= edge + 2  # ...at the colour edge
+    monkeypatch.setattr(pre_mod, "WORK_SIZE", 4096)  # no working-size pass: no edge found
+    assert not preprocess(disp.astype(np.float32), guide, 0.04, 5, 2, 0).cuts.right.any()
