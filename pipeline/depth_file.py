@@ -41,7 +41,9 @@ def read_depth_file(
     """
     path = os.fspath(path)
     raw = _read_raw(path)
-    values, warnings = _repair(path, raw, kind)
+    values, warnings = _repair(path, raw.astype(np.float32), kind)
+    if np.issubdtype(raw.dtype, np.integer):
+        values = _dequantise(values, kind)
     if size is not None and (values.shape[1], values.shape[0]) != tuple(size):
         values = _resize(values, size, kind)
     return DepthMap(kind, values, warnings)
@@ -85,7 +87,33 @@ def _read_raw(path: str) -> np.ndarray:
         raise DepthFileError(f"Depth map '{path}' has shape {data.shape}; expected a 2D image.")
     if not (np.issubdtype(data.dtype, np.number) and not np.iscomplexobj(data)):
         raise DepthFileError(f"Depth map '{path}' holds {data.dtype} values; expected numbers.")
-    return data.astype(np.float32)
+    return data
+
+
+# Gaussian blur passes of the dequantisation; sigma = long side / _DEQUANT_DIVISOR pixels.
+_DEQUANT_PASSES = 3
+_DEQUANT_DIVISOR = 400.0
+
+
+def _dequantise(values: np.ndarray, kind: str) -> np.ndarray:
+    """An 8/16-bit depth map turns every smooth slope into terraces one level high, which the
+    mesh would show as steps and could not simplify (an 8-bit map at 12 MP gave 14 M
+    triangles). Replace it by a smooth map that still rounds to the same levels: blur, then
+    clamp to within half a level of the file's value, a few times. Edges (many levels high)
+    stay where they are; no pixel moves by more than the file's own precision."""
+    import cv2
+
+    lo = values - np.float32(0.5)
+    if kind == "DISPARITY":
+        lo = np.maximum(lo, np.float32(0.0))
+    else:
+        lo = np.maximum(lo, values * np.float32(0.5))  # depth stays positive
+    hi = values + np.float32(0.5)
+    sigma = max(1.0, max(values.shape) / _DEQUANT_DIVISOR)
+    out = values
+    for _ in range(_DEQUANT_PASSES):
+        out = np.clip(cv2.GaussianBlur(out, (0, 0), sigma), lo, hi)
+    return out.astype(np.float32)
 
 
 def _repair(path: str, values: np.ndarray, kind: str) -> tuple[np.ndarray, list[str]]:
