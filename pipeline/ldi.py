@@ -119,13 +119,29 @@ def _seeds(
     return np.concatenate(out_y), np.concatenate(out_x)
 
 
+_TAIL = np.ones((7, 7), np.uint8)
+
+
 def seed_slope(
-    disp: np.ndarray, cuts: Cuts, ys: np.ndarray, xs: np.ndarray, radius: int = 4
+    disp: np.ndarray,
+    cuts: Cuts,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    radius: int = 4,
+    threshold: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Disparity gradient (x, y) of the surface at the given pixels, averaged over a
     (2r+1)^2 window from neighbour differences that do not cross a cut - so the slope at the
-    background side of an edge is the background's, not the jump's. Sparse (per pixel)."""
+    background side of an edge is the background's, not the jump's. With ``threshold``, only
+    pairs within four thresholds of the seed's own disparity count: the window reaches past
+    the edge onto the foreground, whose pixels are not always separated by cuts (the ramp of
+    a soft edge). Sparse (per pixel)."""
     h, w = disp.shape
+    own = disp[ys, xs]
+    band = np.float32(4.0 * threshold) if threshold is not None else np.float32(np.inf)
+    # Differences within three pixels of a cut are left out: a soft depth edge leaves a faint
+    # tail there (steps below the threshold) that would tilt the grown surface.
+    near = cv2.dilate(cuts.edge_pixels().view(np.uint8), _TAIL).view(bool)
     sx = np.zeros(ys.size, np.float32)
     nx = np.zeros(ys.size, np.float32)
     sy = np.zeros(ys.size, np.float32)
@@ -136,13 +152,21 @@ def seed_slope(
         for ox in range(-radius, radius + 1):
             xx = np.clip(xs + ox, 0, w - 1)
             xr = np.clip(xx, 0, w - 2)
-            ok = ~cuts.right[yy, xr]
-            sx += np.where(ok, disp[yy, xr + 1] - disp[yy, xr], 0.0)
+            a, b = disp[yy, xr], disp[yy, xr + 1]
+            ok = ~(cuts.right[yy, xr] | near[yy, xr] | near[yy, xr + 1])
+            ok &= (np.abs(a - own) <= band) & (np.abs(b - own) <= band)
+            sx += np.where(ok, b - a, 0.0)
             nx += ok
-            ok = ~cuts.down[yd, xx]
-            sy += np.where(ok, disp[yd + 1, xx] - disp[yd, xx], 0.0)
+            a, b = disp[yd, xx], disp[yd + 1, xx]
+            ok = ~(cuts.down[yd, xx] | near[yd, xx] | near[yd + 1, xx])
+            ok &= (np.abs(a - own) <= band) & (np.abs(b - own) <= band)
+            sy += np.where(ok, b - a, 0.0)
             ny += ok
-    return sx / np.maximum(nx, 1.0), sy / np.maximum(ny, 1.0)
+    # Too few differences left (a seed boxed in by edges): no slope rather than a noisy one.
+    enough = np.float32(2 * radius + 1)
+    gx = np.where(nx >= enough, sx / np.maximum(nx, 1.0), 0.0).astype(np.float32)
+    gy = np.where(ny >= enough, sy / np.maximum(ny, 1.0), 0.0).astype(np.float32)
+    return gx, gy
 
 
 # The extrapolated background may change by at most this fraction of the seed's disparity over
@@ -175,6 +199,8 @@ def grow_layers(
     if valid0 is not None:
         # Transparent photo pixels: nothing to grow from or behind.
         F[~valid0] = np.inf
+    finite = np.isfinite(F)
+    far = np.float32(F[finite].min()) if finite.any() else np.float32(0.0)
     masks: list[np.ndarray] = []
     disps: list[np.ndarray] = []
     contexts: list[np.ndarray] = []
@@ -208,7 +234,7 @@ def grow_layers(
         gsx, gsy = GX[sy, sx], GY[sy, sx]
         on0 = Flayer[sy, sx] == 0
         if on0.any():
-            gsx[on0], gsy[on0] = seed_slope(disp0, cuts, sy[on0], sx[on0])
+            gsx[on0], gsy[on0] = seed_slope(disp0, cuts, sy[on0], sx[on0], threshold=threshold)
         gx_of = np.zeros(n_lab, np.float32)
         gx_of[lab_seed] = gsx
         gy_of = np.zeros(n_lab, np.float32)
@@ -227,6 +253,9 @@ def grow_layers(
         cy, cx, lab, dd = cy[ok], cx[ok], lab[ok], dd[ok]
         v = value_of[lab] + gx_of[lab] * (cx - sx_of[lab]) + gy_of[lab] * (cy - sy_of[lab])
         v = np.maximum(v, np.float32(1.0 - MAX_EXTRAPOLATION) * value_of[lab])
+        # Nothing grows farther away than the farthest surface the photo shows (a slope
+        # measured at a crease, where a wall meets the floor, would otherwise tilt it away).
+        v = np.maximum(v, far)
         Fc = F[cy, cx]
         ok = v < Fc - threshold
         cy, cx, lab, dd, v = cy[ok], cx[ok], lab[ok], dd[ok], v[ok]

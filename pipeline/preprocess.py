@@ -9,7 +9,11 @@ a threshold gives ragged, noisy edges. Two steps fix that:
    the paper uses). At a depth ramp the pixels that look like the centre pixel win, so the ramp
    snaps to a step that sits on the colour edge. Away from depth edges a median changes (almost)
    nothing, so it is evaluated only in the "edge zone" where the 5x5 window spans more than half
-   the discontinuity threshold - that keeps it fast (a few percent of the pixels).
+   the discontinuity threshold - that keeps it fast (a few percent of the pixels). The median
+   only *snaps*: where it would move a pixel by less than the threshold (quantising a slope
+   into steps) the raw value stays. On photos well above 1024 px, where an upsampled
+   network's ramps are wider than the window, the ramps are snapped at a 1024 px working size
+   first.
 2. **Cut cleanup**: neighbours whose normalised disparity differs by more than the threshold
    are cut; the pixels on either side of cuts form an edge map whose 8-connected components
    shorter than ``min_edge_length`` (extent of the bounding box, in pixels) are dropped, and so
@@ -22,6 +26,17 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+# Neighbourhood of the cuts where the sharpened disparity is kept: the window the background's
+# slope is measured over when growing (ldi.seed_slope, radius 4).
+_NEAR_CUT = np.ones((9, 9), np.uint8)
+
+# Staircases merged by find_cuts, as (gap, ratio): of two cuts ``gap`` pixels apart that step
+# the same way, the smaller is dropped when it is at most ``ratio`` times the larger. A
+# one-pixel layer can never be meshed; a two-pixel one with a small step is the tail of a soft
+# (network) edge or a grazing face, while two real nested edges close together have steps of
+# similar size (kept).
+STAIR_RULES = ((1, 1.0), (2, 0.25))
 
 # Pixels of the weighted median processed per chunk: bounds the temporary (n, 25, 3) arrays.
 _CHUNK = 65536
@@ -148,18 +163,22 @@ def _axis_cuts(disp: np.ndarray, threshold: float, slope_aware: bool, axis: int)
         cut[tuple(i[~off] for i in idx)] = False
         idx = [i[off] for i in idx]
         pos = idx[axis]
-    # Staircases: a cut whose next pair along the axis is cut too, stepping the same way.
-    has_next = pos + 1 < n - 1
-    first = [i[has_next] for i in idx]
-    second = list(first)
-    second[axis] = first[axis] + 1
-    t1, t2 = tuple(first), tuple(second)
-    stair = cut[t2] & (np.sign(jump[t1]) == np.sign(jump[t2]))
-    smaller_first = np.abs(jump[t1]) < np.abs(jump[t2])
-    drop_first = stair & smaller_first
-    drop_second = stair & ~smaller_first
-    cut[tuple(i[drop_first] for i in first)] = False
-    cut[tuple(i[drop_second] for i in second)] = False
+    # Staircases: a cut whose next (or next but one) pair along the axis is cut too, stepping
+    # the same way; decided from the cuts as they are here, so the order does not matter.
+    found = cut.copy()
+    for gap, ratio in STAIR_RULES:
+        has_next = pos + gap < n - 1
+        first = [i[has_next] for i in idx]
+        second = list(first)
+        second[axis] = first[axis] + gap
+        t1, t2 = tuple(first), tuple(second)
+        a, b = np.abs(jump[t1]), np.abs(jump[t2])
+        stair = found[t2] & (np.sign(jump[t1]) == np.sign(jump[t2]))
+        stair &= np.minimum(a, b) <= ratio * np.maximum(a, b)
+        drop_first = stair & (a < b)
+        drop_second = stair & ~(a < b)
+        cut[tuple(i[drop_first] for i in first)] = False
+        cut[tuple(i[drop_second] for i in second)] = False
     return cut
 
 
@@ -233,5 +252,10 @@ def preprocess(
         # moved camera, so the raw value stays there.
         raw = np.asarray(disp, np.float32)
         disp = np.where(np.abs(sharp - raw) <= threshold, raw, sharp).astype(np.float32)
+        cuts = clean_cuts(find_cuts(disp, threshold), min_edge_length)
+        # Next to the cuts, though, the median's values stay: the raw ones there still hold
+        # the ramp's tail, which would tilt the slope the background is grown with.
+        near = cv2.dilate(cuts.edge_pixels().view(np.uint8), _NEAR_CUT)
+        return Preprocessed(np.where(near.view(bool), sharp, disp).astype(np.float32), cuts)
     cuts = clean_cuts(find_cuts(disp, threshold), min_edge_length)
     return Preprocessed(disp, cuts)

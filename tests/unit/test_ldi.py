@@ -196,3 +196,27 @@ def test_the_foreground_outline_sits_on_the_pixel_border_on_all_four_sides() -> 
     # And a quarter pixel outside, the wall shows (the outline is not fattened).
     outside = inside + np.array([(0, -0.5), (0, 0.5), (-0.5, 0), (0.5, 0)], np.float32)
     assert (_front_layer_at(mesh, outside) == -2).all()
+
+
+def test_background_grown_behind_a_soft_edge_stays_on_the_background_plane() -> None:
+    """A network-like soft edge (a blurred step from a flat wall up to a box): the median
+    leaves a two-pixel strip of the ramp on the box side; it must not become a layer of its
+    own, and the wall grown behind the box stays near the wall's plane."""
+    import cv2
+
+    h, w = 64, 96
+    disp = np.full((h, w), 0.2, np.float32)
+    disp[:, 41:] = 0.9
+    disp = cv2.GaussianBlur(disp, (0, 0), 1.2)
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:, :41] = (40, 90, 200)
+    rgb[:, 41:] = (220, 60, 30)
+    pre = preprocess(disp, rgb.astype(np.float32) / 255.0, THRESHOLD, 5, 2, 0)
+    ldi = build_ldi(pre.disp, pre.cuts, rgb, THRESHOLD, 20, 2, 12, 0)
+    grown = ldi.valid[1]
+    assert grown.sum() > 200
+    # The wall is what grows behind the box - not a thin strip of the ramp taken for a middle
+    # layer - and it stays near the wall's plane; nothing is farther than the wall.
+    assert ldi.layers == 2
+    assert (ldi.disp[1][grown] < 0.2 * 1.2).all()
+    assert (ldi.disp[1][grown] >= 0.2 - 1e-6).all()
