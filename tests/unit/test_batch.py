@@ -309,6 +309,17 @@ def _shard_worker(args):
     return index
 
 
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="file modes are POSIX-only")
+def test_summary_is_readable_like_any_file_the_user_writes(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        Summary(tmp_path / "out").record("a.jpg", "ok", index=0)
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "out" / "summary.json").stat().st_mode & 0o777
+    assert mode == 0o644  # not mkstemp's private 0600: farm users read each other's results
+
+
 def test_concurrent_shards_end_with_a_complete_summary(tmp_path: Path):
     out, count, per = str(tmp_path / "out"), 4, 8
     ctx = multiprocessing.get_context("spawn")
