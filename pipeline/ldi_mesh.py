@@ -348,7 +348,8 @@ def _extrapolate_out(
     """Disparity half a pixel outward from foreground edge samples (ys, xs), continuing the
     foreground's own slope from the sample inward of it (when linked): the outline of a face
     seen at a grazing angle (a box top) lies noticeably further back than its first pixel
-    centre. The step is bounded by half the cut threshold and never reaches the background."""
+    centre. The step is bounded by a quarter of the cut threshold, so it never reaches the
+    background (which is more than a threshold away)."""
     h, w = ldi.shape
     d0 = ldi.disp[0]
     d = d0[ys, xs]
@@ -361,8 +362,8 @@ def _extrapolate_out(
     # otherwise it is the previous one (its link toward the sample).
     ly, lx = (ys, xs) if fg_second else (iy, ix)
     linked = ldi.links[0, direction, ly, lx] == 0
-    half = np.float32(0.25 * ldi.threshold)
-    delta = np.clip(np.float32(0.5) * (d - d0[iy, ix]), -half, half)
+    bound = np.float32(0.25 * ldi.threshold)
+    delta = np.clip(np.float32(0.5) * (d - d0[iy, ix]), -bound, bound)
     return np.where(linked, d + delta, d).astype(np.float32)
 
 

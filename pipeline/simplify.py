@@ -18,9 +18,11 @@ Error bound: on a side shared with a fine block the fan's boundary is exact and 
 interpolates between the exact boundary and the centre, so the deviation there is at most
 2 x ``tolerance`` (relative disparity, = relative depth to first order); elsewhere at most
 ``tolerance``. A plane in 3D has disparity affine in image coordinates, so planes simplify
-exactly. Triangle budget (choice): ``block`` 8 below 4 MP, 16 above, tolerance 0.002; a flat
-12 MP photo then needs ~0.2 M triangles instead of 24 M, and edge-rich photos stay well under
-2 M (measured in benchmarks/ldi_speed.py).
+exactly, but a coarse block must also keep the texture slide of affine UV interpolation under
+``MAX_UV_SLIDE_PX`` (a steep plane is flat yet swims). Triangle budget (choice): ``block`` 8
+below 4 MP, 16 above, tolerance 0.002; a flat 12 MP photo then needs ~0.2 M triangles
+instead of 24 M, and edge-rich ones about 2 M (measured in benchmarks/bench_pipeline.py and
+benchmarks/ldi_speed.py).
 """
 
 from __future__ import annotations
