@@ -63,18 +63,12 @@ def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
         "pipeline_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if blender:
-        import importlib.util
+        import importlib
 
         import bpy
+        from extension import load_extension
 
-        # Load scripts/oneshot3d.py under another name: "oneshot3d" is the extension package.
-        spec = importlib.util.spec_from_file_location(
-            "oneshot3d_script", ROOT / "scripts" / "oneshot3d.py"
-        )
-        assert spec is not None and spec.loader is not None
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        ext = script.ensure_extension()
+        ext = load_extension()
         build_mesh = importlib.import_module(ext.__name__ + ".operators.scene_build").build_mesh
         btimes = []
         for i in range(runs):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import os
 import resource
@@ -36,15 +35,9 @@ SAMPLE_DEPTH = ROOT / "samples" / "sample_depth.npy"
 
 def per_frame_times(frames: int, samples: int, width: int, height: int, out: Path) -> list[float]:
     import bpy
+    from extension import load_extension
 
-    # The script's module name would clash with the extension package ("oneshot3d").
-    spec = importlib.util.spec_from_file_location(
-        "oneshot3d_script", ROOT / "scripts" / "oneshot3d.py"
-    )
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    ext = script.ensure_extension()
+    ext = load_extension()
     render = importlib.import_module(ext.__name__ + ".operators.render")
     scene_build = importlib.import_module(ext.__name__ + ".operators.scene_build")
     build = importlib.import_module(ext.__name__ + ".pipeline.build")

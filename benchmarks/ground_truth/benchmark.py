@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))  # extension.py, shared with the other benchmarks
 
 import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
@@ -235,14 +235,9 @@ def make_scene(name: str, out: Path, width: int, height: int) -> dict:
 
 
 def _load_extension():
-    spec = importlib.util.spec_from_file_location(
-        "oneshot3d_script", REPO / "scripts" / "oneshot3d.py"
-    )
-    assert spec is not None and spec.loader is not None
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    ext = script.ensure_extension()
-    return importlib.import_module(ext.__name__ + ".operators.scene_build")
+    from extension import load_extension
+
+    return importlib.import_module(load_extension().__name__ + ".operators.scene_build")
 
 
 def render_methods(name: str, out: Path, width: int, height: int, scene_build) -> dict[str, float]:

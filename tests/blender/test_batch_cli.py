@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import read_video
 
 pytestmark = pytest.mark.blender
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,13 +174,7 @@ def test_script_on_folder_as_subprocess(tmp_path, sample_photo, sample_depth):
     assert "broken.jpg" in result.stderr
     entries = by_name(read_summary(out))
     assert entries["a.png"]["status"] == "ok" and entries["broken.jpg"]["status"] == "failed"
-    cap = cv2.VideoCapture(str(out / "a" / "a_circle.mp4"))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame.astype(np.float64))
+    frames = read_video(out / "a" / "a_circle.mp4")
     assert len(frames) == 4
     assert np.abs(frames[2] - frames[0]).mean() > 0.5  # the camera moved
     preview = cv2.imread(str(out / "a" / "a_preview.png"))

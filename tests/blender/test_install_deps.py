@@ -5,28 +5,12 @@ from __future__ import annotations
 
 import importlib
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import make_wheel
 
 pytestmark = pytest.mark.blender
-
-
-def make_wheel(folder: Path, name: str = "oneshot3d_tinydep", version: str = "0.3.1") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": f"__version__ = {version!r}\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    with zipfile.ZipFile(path, "w") as z:
-        for p, text in files.items():
-            z.writestr(p, text)
-        z.writestr(f"{info}/RECORD", "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n")
-    return path
 
 
 def test_install_from_local_wheels_status_and_remove(empty_scene, installed_extension, tmp_path):
@@ -38,7 +22,7 @@ def test_install_from_local_wheels_status_and_remove(empty_scene, installed_exte
     user = ops.user_dir()
     assert str(user).startswith(bpy.utils.resource_path("USER"))  # the temp user folder
     wheels = tmp_path / "wheels"
-    make_wheel(wheels)
+    make_wheel(wheels, "oneshot3d_tinydep", "0.3.1")
     site_before = sorted(Path(p).name for p in sys.path)
     result = bpy.ops.oneshot3d.install_dependencies(
         packages="oneshot3d_tinydep", find_links=str(wheels), no_index=True

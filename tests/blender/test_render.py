@@ -3,27 +3,14 @@ image sequences and side-by-side stereo."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from helpers import read_video
 
 pytestmark = pytest.mark.blender
 SCALE = 100.0 * 160 / 384  # the sample is 384x288: render 160x120
 FRAMES = 6
-
-
-def read_video(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame.astype(np.float64))
-    cap.release()
-    return frames
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -3,31 +3,13 @@ wheel folder into a temp folder, then importable by the worker."""
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import make_wheel
 
 from pipeline import vendor
 from pipeline.worker_client import State, WorkerJob, run_probe, worker_pythonpath
-
-
-def make_wheel(folder: Path, name: str = "oneshot3d_tinypkg", version: str = "1.2.3") -> Path:
-    """A minimal pure-Python wheel, written by hand (no build tools needed)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": f"__version__ = {version!r}\n",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
-    with zipfile.ZipFile(path, "w") as z:
-        for p, text in files.items():
-            z.writestr(p, text)
-        z.writestr(f"{info}/RECORD", record)
-    return path
 
 
 def test_pip_command_online_variants():
@@ -88,7 +70,7 @@ def test_commit_staging_replaces_atomically(tmp_path):
 
 def test_install_from_local_wheels_then_importable_by_worker(tmp_path):
     wheels = tmp_path / "wheels"
-    make_wheel(wheels)
+    make_wheel(wheels, "oneshot3d_tinypkg", "1.2.3")
     root = tmp_path / "user"
     constraints = tmp_path / "constraints.txt"
     constraints.write_text(vendor.constraints_text("1.26.4"))

@@ -1,0 +1,41 @@
+"""Helpers shared by the unit and the Blender tests (tests/ is on sys.path: the conftest
+here lives in it)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def make_wheel(folder: Path, name: str, version: str) -> Path:
+    """A minimal pure-Python wheel, written by hand (no build tools needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"__version__ = {version!r}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as z:
+        for p, text in files.items():
+            z.writestr(p, text)
+        z.writestr(f"{info}/RECORD", record)
+    return path
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file, as float64 BGR arrays."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame.astype(np.float64))
+    cap.release()
+    return frames
