@@ -9,9 +9,8 @@ keeps going round.
 
 Keys go into actions tagged ``oneshot3d``: one on the camera object (location, rotation) and
 one on its camera data (lens, and lens shift for the SHIFT pivot). Re-running removes the
-tagged actions first, so animations are replaced, never stacked. F-curves are reached through
-the action's channelbag on Blender 4.4+ (5.0 removed ``Action.fcurves``) and through
-``action.fcurves`` on 4.2-4.3.
+tagged actions first, so animations are replaced, never stacked. How F-curves are reached
+differs between Blender versions (operators.compat).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..panels.animation import EASING_ITEMS, PIVOT_ITEMS, PRESET_ITEMS
+from . import compat
 from .typing_helpers import OperatorResult
 
 if TYPE_CHECKING:
@@ -85,32 +85,14 @@ def clear_animation(camera: bpy.types.Object) -> None:
 
 def _new_fcurves(owner: Any, name: str) -> Any:
     """A fresh tagged action on ``owner`` and the collection to create its F-curves in."""
-    anim = owner.animation_data_create()
     action = bpy.data.actions.new(name)
     action[ACTION_TAG] = True
-    anim.action = action
-    if hasattr(anim, "action_slot"):  # Blender 4.4+: layered actions with slots
-        from bpy_extras.anim_utils import action_ensure_channelbag_for_slot
-
-        slot = anim.action_slot
-        if slot is None:
-            slot = action.slots.new(id_type=owner.id_type, name=owner.name)
-            anim.action_slot = slot
-        return action_ensure_channelbag_for_slot(action, slot).fcurves
-    return action.fcurves  # type: ignore[attr-defined]  # Blender 4.2-4.3 only
+    return compat.new_fcurves(owner, action)
 
 
 def fcurves_of(owner: Any) -> list[Any]:
     """The F-curves of the action assigned to ``owner`` (any supported Blender version)."""
-    anim = owner.animation_data
-    if anim is None or anim.action is None:
-        return []
-    if hasattr(anim, "action_slot"):
-        from bpy_extras.anim_utils import action_get_channelbag_for_slot
-
-        bag = action_get_channelbag_for_slot(anim.action, anim.action_slot)
-        return list(bag.fcurves) if bag is not None else []
-    return list(anim.action.fcurves)
+    return compat.fcurves_of(owner)
 
 
 def _key_curve(

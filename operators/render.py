@@ -18,6 +18,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..panels.animation import ENGINE_ITEMS, FORMAT_ITEMS
+from . import compat
 from .typing_helpers import OperatorResult
 
 # Blender's engine identifiers per our name, newest first (EEVEE was BLENDER_EEVEE_NEXT in
@@ -90,8 +91,7 @@ def configure_output(scene: bpy.types.Scene, file_format: str) -> None:
     """MP4 (H.264 through Blender's FFmpeg, high quality) or PNG images."""
     settings = scene.render.image_settings
     if file_format == "MP4":
-        if hasattr(settings, "media_type"):  # 5.x: pick the media type before the format
-            settings.media_type = "VIDEO"
+        compat.set_media_type(settings, "VIDEO")  # 5.x: before the format
         settings.file_format = "FFMPEG"
         ff = scene.render.ffmpeg
         ff.format = "MPEG4"
@@ -102,8 +102,7 @@ def configure_output(scene: bpy.types.Scene, file_format: str) -> None:
         ff.audio_codec = "NONE"
         settings.color_mode = "RGB"
     elif file_format == "PNG":
-        if hasattr(settings, "media_type"):
-            settings.media_type = "IMAGE"
+        compat.set_media_type(settings, "IMAGE")
         settings.file_format = "PNG"
         settings.color_mode = "RGB"
         settings.color_depth = "8"
@@ -229,8 +228,7 @@ def encode_images(scene: bpy.types.Scene, frames: list[Path], path: Path) -> Pat
     tmp_scene = bpy.data.scenes.new("oneshot3d encode")
     try:
         editor = tmp_scene.sequence_editor_create()
-        # "sequences" became "strips" in Blender 4.4; 4.2-4.3 only have the old name.
-        strips = editor.strips if hasattr(editor, "strips") else editor.sequences  # type: ignore[attr-defined]
+        strips = compat.sequencer_strips(editor)
         strip = strips.new_image(name="frames", filepath=str(frames[0]), channel=1, frame_start=1)
         for frame in frames[1:]:
             strip.elements.append(frame.name)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, cast
 import bpy
 import numpy as np
 
+from . import compat
+
 if TYPE_CHECKING:
     from ..pipeline.mesh_data import MeshData
     from ..pipeline.settings import PipelineSettings
@@ -86,8 +88,8 @@ def build_image(name: str, texture: np.ndarray) -> bpy.types.Image:
 
 def build_material(name: str, image: bpy.types.Image, kind: str) -> bpy.types.Material:
     material = bpy.data.materials.new(name)
-    material.use_nodes = True
-    nodes, links = material.node_tree.nodes, material.node_tree.links
+    tree = compat.node_tree(material)
+    nodes, links = tree.nodes, tree.links
     nodes.clear()
     output = nodes.new("ShaderNodeOutputMaterial")
     output.location = (400, 0)

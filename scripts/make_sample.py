@@ -11,21 +11,36 @@ long side in pixels), the extension's default, so the sample imports without EXI
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
 FOV = math.degrees(2 * math.atan(0.5))
+
+
+def compat() -> ModuleType:
+    """The extension's operators/compat.py (what differs between Blender versions), loaded on
+    its own: it needs only bpy, and this script runs without the extension registered."""
+    name = "oneshot3d_compat"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "operators" / "compat.py")
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
 
 
 def textured_material(name: str, color_a, color_b, scale: float, kind: str = "checker"):
     import bpy
 
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    tree = compat().node_tree(mat)
+    nodes, links = tree.nodes, tree.links
     bsdf = nodes["Principled BSDF"]
     bsdf.inputs["Roughness"].default_value = 0.6
     if kind == "checker":
@@ -97,8 +112,7 @@ def build_scene(width: int, height: int):
     sun.rotation_euler = (math.radians(25), math.radians(-20), 0)
     scene.collection.objects.link(sun)
     world = bpy.data.worlds.new("World")
-    world.use_nodes = True
-    world.node_tree.nodes["Background"].inputs["Strength"].default_value = 1.5
+    compat().node_tree(world).nodes["Background"].inputs["Strength"].default_value = 1.5
     scene.world = world
 
     scene.render.engine = "CYCLES"

@@ -15,6 +15,10 @@ from types import ModuleType
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 EXTENSION_ID = "oneshot3d"
+# What this script registered, undone by release_extension(): bpy 4.2-4.5 as a module crash
+# (signal 11) or hang at interpreter exit while classes or a --command handler are registered.
+_registered: list[ModuleType] = []
+_enabled: list[str] = []
 
 
 def ensure_extension() -> ModuleType:
@@ -38,6 +42,7 @@ def ensure_extension() -> ModuleType:
         ):
             name = f"bl_ext.{repo.module}.{EXTENSION_ID}"
             addon_utils.enable(name, default_set=True)
+            _enabled.append(name)
             if name in sys.modules and hasattr(bpy.types, "ONESHOT3D_OT_import_photo"):
                 return sys.modules[name]
     loaded = sys.modules.get(EXTENSION_ID)
@@ -52,7 +57,19 @@ def ensure_extension() -> ModuleType:
     sys.modules[EXTENSION_ID] = module
     spec.loader.exec_module(module)
     module.register()
+    _registered.append(module)
     return module
+
+
+def release_extension() -> None:
+    """Unregister what ensure_extension() registered (an extension that was already enabled
+    stays as it was)."""
+    import addon_utils
+
+    while _registered:
+        _registered.pop().unregister()
+    while _enabled:
+        addon_utils.disable(_enabled.pop(), default_set=False)
 
 
 def script_argv() -> list[str]:
@@ -64,10 +81,13 @@ def script_argv() -> list[str]:
 
 def main() -> int:
     extension = ensure_extension()
-    cli_args = importlib.import_module(extension.__name__ + ".operators.cli_args")
-    headless = importlib.import_module(extension.__name__ + ".operators.headless")
-    args = cli_args.build_parser("oneshot3d.py").parse_args(script_argv())
-    return int(headless.run(args))
+    try:
+        cli_args = importlib.import_module(extension.__name__ + ".operators.cli_args")
+        headless = importlib.import_module(extension.__name__ + ".operators.headless")
+        args = cli_args.build_parser("oneshot3d.py").parse_args(script_argv())
+        return int(headless.run(args))
+    finally:
+        release_extension()
 
 
 if __name__ == "__main__":

@@ -10,15 +10,16 @@ import cv2
 import numpy as np
 
 
-def make_wheel(folder: Path, name: str, version: str) -> Path:
-    """A minimal pure-Python wheel, written by hand (no build tools needed)."""
+def make_wheel(folder: Path, name: str, version: str, tag: str = "py3-none-any") -> Path:
+    """A minimal wheel, written by hand (no build tools needed); ``tag`` such as
+    ``cp313-none-any`` makes it installable on one Python only."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}-{version}-py3-none-any.whl"
+    path = folder / f"{name}-{version}-{tag}.whl"
     info = f"{name}-{version}.dist-info"
     files = {
         f"{name}/__init__.py": f"__version__ = {version!r}\n",
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
     }
     record = "".join(f"{p},,\n" for p in files) + f"{info}/RECORD,,\n"
     with zipfile.ZipFile(path, "w") as z:

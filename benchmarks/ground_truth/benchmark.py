@@ -71,8 +71,8 @@ def _texture(
 
 def _emission_material(name: str, image: bpy.types.Image) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    tree = _compat().node_tree(mat)
+    nodes, links = tree.nodes, tree.links
     nodes.clear()
     out = nodes.new("ShaderNodeOutputMaterial")
     tex = nodes.new("ShaderNodeTexImage")
@@ -150,8 +150,7 @@ def _render_settings(width: int, height: int) -> None:
     scene.render.image_settings.color_mode = "RGBA"
     if scene.world is None:
         scene.world = bpy.data.worlds.new("World")
-    scene.world.use_nodes = True
-    bg = scene.world.node_tree.nodes.get("Background")
+    bg = _compat().node_tree(scene.world).nodes.get("Background")
     if bg is not None:
         bg.inputs["Color"].default_value = (0, 0, 0, 1)
 
@@ -232,6 +231,13 @@ def make_scene(name: str, out: Path, width: int, height: int) -> dict:
         disoccluded = ~np.isfinite(z) | ~inside | hidden
         np.save(out / f"{name}_{tname}_mask.npy", disoccluded)
     return {"f": f}
+
+
+def _compat():
+    """The extension's operators.compat (what differs between Blender versions)."""
+    from extension import load_extension
+
+    return importlib.import_module(load_extension().__name__ + ".operators.compat")
 
 
 def _load_extension():
