@@ -187,15 +187,18 @@ class mounted:
         if root is None:
             return self.py
         copy_host_config(root)
-        binds = [Path("/dev"), ROOT]
+        # (what, where it appears): ../shared may be a link, so it is mounted at its own name.
+        binds = [(Path("/dev"), Path("/dev")), (ROOT, ROOT)]
         if (ROOT.parent / "shared").is_dir():
-            binds.append((ROOT.parent / "shared").resolve())
+            binds.append(((ROOT.parent / "shared").resolve(), ROOT.parent / "shared"))
         (root / "proc").mkdir(exist_ok=True)
         subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
-        for src in binds:
-            dst = root / str(src).lstrip("/")
+        for src, where in binds:
+            dst = root / str(where).lstrip("/")
             dst.mkdir(parents=True, exist_ok=True)
             subprocess.run(["mount", "--rbind", str(src), str(dst)], check=True)
+            # Never let an unmount here propagate back to the host's /dev.
+            subprocess.run(["mount", "--make-rslave", str(dst)], check=True)
         return self.py
 
     def __exit__(self, *exc: object) -> None:

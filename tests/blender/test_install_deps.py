@@ -45,9 +45,7 @@ def test_install_from_local_wheels_status_and_remove(empty_scene, installed_exte
     assert not vendor.status(user).installed and ops.vendor_folder() is None
 
 
-def test_install_picks_wheels_for_blenders_own_python(
-    empty_scene, installed_extension, tmp_path
-):
+def test_install_picks_wheels_for_blenders_own_python(empty_scene, installed_extension, tmp_path):
     """torch ships one wheel per Python (cp311 for Blender 4.2-5.0, cp313 for 5.1+): pip runs
     with Blender's interpreter, so it must take the one for that Python, whichever it is."""
     import bpy
@@ -61,7 +59,7 @@ def test_install_picks_wheels_for_blenders_own_python(
         packages="oneshot3d_fakeabi", find_links=str(wheels), no_index=True
     )
     assert result == {"FINISHED"}
-    ours = "%d.%d" % sys.version_info[:2]
+    ours = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert vendor.status(ops.user_dir()).packages == {"oneshot3d-fakeabi": ours}
     assert bpy.ops.oneshot3d.remove_dependencies() == {"FINISHED"}
 

@@ -315,6 +315,7 @@ def test_official_graph_structure() -> None:
 
 @needs_files
 def test_truncated_or_corrupt_official_file_raises_modelerror(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="load_model builds the network in torch")
     data = INIT.read_bytes()
     cut = tmp_path / "tiefenrausch_init.pb"
     cut.write_bytes(data[: len(data) // 2])  # inside a weight blob
@@ -505,7 +506,7 @@ def test_importing_the_module_does_not_import_torch() -> None:
 
 @needs_files
 def test_models_are_cached_per_mode() -> None:
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
     a = tr.load_model(NET, INIT)
     assert tr.load_model(str(NET), str(INIT)) is a
     assert not a.exact
@@ -518,7 +519,7 @@ def test_models_are_cached_per_mode() -> None:
 
 @needs_files
 def test_float_path_on_odd_sizes() -> None:
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
     model = tr.load_model(NET, INIT)
     rng = np.random.default_rng(3)
     for shape in [(50, 70, 3), (641, 480, 3)]:
@@ -541,7 +542,7 @@ def _pumpkin() -> tuple[np.ndarray, np.ndarray]:
 
 @needs_pumpkin
 def test_float_path_meets_the_reference_bar() -> None:
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
     rgb, official = _pumpkin()
     ours = tr.load_model(NET, INIT).predict(rgb)
     assert ours.shape == official.shape == (384, 288) and ours.dtype == np.float32
@@ -555,7 +556,7 @@ def test_float_path_meets_the_reference_bar() -> None:
 @needs_pumpkin
 @pytest.mark.slow
 def test_exact_mode_meets_the_reference_bar() -> None:
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
     rgb, official = _pumpkin()
     model = tr.load_model(NET, INIT, exact=True)
     ours = model.predict(rgb)
@@ -569,7 +570,7 @@ def test_exact_mode_meets_the_reference_bar() -> None:
 
 @needs_pumpkin
 def test_estimate_resizes_to_the_photo(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
     from pipeline.image_io import read_photo
     from pipeline.settings import PipelineSettings
 
@@ -628,7 +629,7 @@ def test_exact_runner_conv_matches_integer_reference(
     w_zp: int,
     in_zp: int,
 ) -> None:
-    pytest.importorskip("torch")
+    pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
     if use_f32 and not tr._float32_conv_is_exact():
         pytest.skip("this torch's float32 CPU conv is not IEEE (bf16/tf32 maths enabled)")
     monkeypatch.setattr(tr, "_float32_conv_is_exact", lambda: use_f32)
@@ -673,7 +674,7 @@ def test_split_weights_keep_float32_sums_exact() -> None:
 
 
 def test_unavailable_device_is_a_settings_error() -> None:
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
     from pipeline.errors import SettingsError
 
     if not torch.cuda.is_available():
