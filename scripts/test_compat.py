@@ -364,7 +364,13 @@ def run_version(version: str, py: Python, logs: Path) -> Result:
         out, user = f"{inner_tmp}/out", f"{inner_tmp}/user"
         env = {"BLENDER_USER_RESOURCES": user, "XDG_CACHE_HOME": f"{inner_tmp}/cache"}
         with open(logs / f"bpy-{version}-headless.log", "w") as fh:
-            # tests/blender built dist/ with this version's extension tool.
+            # The zip that install_and_run.py installs, built by this version's extension tool.
+            build = py.run(
+                [exe, str(ROOT / "scripts" / "build_extension.py")],
+                cwd=ROOT,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
             job = py.run(
                 [
                     exe,
@@ -385,7 +391,9 @@ def run_version(version: str, py: Python, logs: Path) -> Result:
                 text=True,
             )
             fh.write(check.stdout + check.stderr)
-        if job.returncode != 0:
+        if build.returncode != 0:
+            res.headless = f"building the zip failed (exit {build.returncode})"
+        elif job.returncode != 0:
             res.headless = f"exit {job.returncode}"
         elif check.returncode != 0:
             res.headless = "bad output: " + (check.stderr.strip().splitlines() or ["?"])[-1]

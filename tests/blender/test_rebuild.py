@@ -3,6 +3,7 @@ survive saving and reopening the .blend."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def test_rebuild_with_new_threshold_does_not_rerun_depth(
 
     if not (TIEFENRAUSCH / "tiefenrausch.pb").is_file():
         pytest.skip(f"Tiefenrausch model files not found in {TIEFENRAUSCH}")
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("Tiefenrausch runs in torch, which is not installed here")
     prefs = bpy.context.preferences.addons[installed_extension.__name__].preferences
     prefs.model_dir = str(TIEFENRAUSCH.resolve())
     try:

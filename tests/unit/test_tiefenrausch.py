@@ -403,7 +403,7 @@ def test_q31_params_known_values() -> None:
     st.sampled_from([0, 127, 128, 255]),
 )
 def test_requantize_matches_qnnpack_scalar(scale: float, accs: list[int], zp: int) -> None:
-    import torch
+    torch = pytest.importorskip("torch", reason="the exact runner computes in torch")
 
     multiplier, shift = tr.q31_params(scale)
     ours = tr.requantize_q31(torch.tensor(accs, dtype=torch.int64), multiplier, shift, zp)
@@ -418,7 +418,7 @@ def test_requantize_matches_qnnpack_scalar(scale: float, accs: list[int], zp: in
 
 
 def test_requantize_rounds_twice_like_qnnpack() -> None:
-    import torch
+    torch = pytest.importorskip("torch", reason="the exact runner computes in torch")
 
     # acc * scale = 24.491: one rounding gives 24; QNNPACK's rounding at bit 31 first lifts
     # it to exactly 24.5, which the rounding shift then takes away from zero: 25.
@@ -453,7 +453,7 @@ def _qnnpack_add_scalar(a: int, b: int, za: int, zb: int, zy: int, s: tuple[int,
 def test_add_matches_qnnpack_scalar(
     sa: float, sb: float, sy: float, za: int, zb: int, zy: int
 ) -> None:
-    import torch
+    torch = pytest.importorskip("torch", reason="the exact runner computes in torch")
 
     if not 2**-14 <= max(sa, sb) / sy < 256 or min(sa, sb) / sy < 2**-14:
         return  # QNNPACK refuses these ratios
