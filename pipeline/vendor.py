@@ -24,7 +24,9 @@ PARTIAL_SUFFIX = ".partial"
 
 # torch builds against numpy 2 since 2.3 but keeps working with numpy 1.26, which Blender
 # 4.2-5.0 ships; numpy itself is never installed here (the constraint below makes pip fail
-# instead of pulling a second numpy if some package asked for another one).
+# instead of pulling a second numpy if some package asked for another one). No Python tag is
+# given: pip runs with Blender's own interpreter and takes the wheel for it (cp311 on 4.2-5.0,
+# cp313 from 5.1, where torch wheels start at 2.5 and numpy is 2.x).
 TORCH_SPEC = "torch>=2.4,<3"
 
 
