@@ -354,7 +354,17 @@ def run_version(version: str, py: Python, logs: Path) -> Result:
         log_file = logs / f"bpy-{version}.log"
         with open(log_file, "w") as fh:
             py.run(
-                [exe, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=8", "--junitxml", junit]
+                [
+                    exe,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "--durations=8",
+                    "--junitxml",
+                    junit,
+                ]
                 + [str(ROOT / "tests" / "blender")],
                 cwd=ROOT,
                 stdout=fh,
