@@ -15,8 +15,8 @@ What differs, and from which version (measured with the bpy wheels 4.2.23, 4.4.0
   is missing.
 - Video output: 5.0 added ``ImageFormatSettings.media_type``, which must be chosen before
   ``file_format = 'FFMPEG'`` is accepted; earlier versions have no such setting.
-- Sequencer: 5.0 renamed ``SequenceEditor.sequences`` to ``strips`` (``strips`` exists from 4.4
-  alongside the old name).
+- Sequencer: 4.4 added ``SequenceEditor.strips``; 4.2-4.3 have only ``sequences``, which 5.0
+  removed.
 """
 
 from __future__ import annotations

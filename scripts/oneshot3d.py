@@ -69,7 +69,7 @@ def release_extension() -> None:
     while _registered:
         _registered.pop().unregister()
     while _enabled:
-        addon_utils.disable(_enabled.pop(), default_set=False)
+        addon_utils.disable(_enabled.pop(), default_set=True)
 
 
 def script_argv() -> list[str]:
