@@ -26,16 +26,9 @@ import numpy as np
 
 IR_VERSION = 7
 FLOAT = 1  # TensorProto.DataType
-UINT8 = 2
-INT32 = 6
 INT64 = 7
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 6, 7
-_DTYPES = {
-    np.dtype(np.float32): FLOAT,
-    np.dtype(np.uint8): UINT8,
-    np.dtype(np.int32): INT32,
-    np.dtype(np.int64): INT64,
-}
+_DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
 
 AttrValue = int | float | str | Sequence[int] | Sequence[float]
 
@@ -138,14 +131,11 @@ class GraphBuilder:
         inputs: Sequence[str],
         outputs: Sequence[str],
         name: str = "",
-        domain: str = "",
         **attrs: AttrValue,
     ) -> None:
         body = b"".join(_str(1, i) for i in inputs) + b"".join(_str(2, o) for o in outputs)
         body += _str(3, name or outputs[0]) + _str(4, op_type)
         body += b"".join(_bytes(5, attribute(k, v)) for k, v in attrs.items())
-        if domain:
-            body += _str(7, domain)
         self.nodes.append(body)
 
     def add_input(self, name: str, shape: Sequence[int | str]) -> None:
@@ -154,13 +144,10 @@ class GraphBuilder:
     def add_output(self, name: str, shape: Sequence[int | str]) -> None:
         self.outputs.append(value_info(name, shape))
 
-    def model_bytes(
-        self, opset: int = 13, producer: str = "oneshot3d", extra_domains: Sequence[str] = ()
-    ) -> bytes:
+    def model_bytes(self, opset: int = 13, producer: str = "oneshot3d") -> bytes:
         graph = b"".join(_bytes(1, n) for n in self.nodes) + _str(2, self.name)
         graph += b"".join(_bytes(5, t) for t in self.initializers)
         graph += b"".join(_bytes(11, v) for v in self.inputs)
         graph += b"".join(_bytes(12, v) for v in self.outputs)
-        opsets = _bytes(8, _str(1, "") + _int(2, opset))
-        opsets += b"".join(_bytes(8, _str(1, d) + _int(2, 1)) for d in extra_domains)
-        return _int(1, IR_VERSION) + _str(2, producer) + _bytes(7, graph) + opsets
+        opset_id = _str(1, "") + _int(2, opset)  # the default domain, ai.onnx
+        return _int(1, IR_VERSION) + _str(2, producer) + _bytes(7, graph) + _bytes(8, opset_id)
