@@ -145,12 +145,12 @@ def cached_estimate(
     """Disparity (H, W) float32 at the photo's resolution from ``settings.depth_backend``,
     from the cache when this photo and backend were estimated before.
 
-    The ``FILE`` backend (and any backend without model files, i.e. no network) is not
-    cached: reading the user's depth file is as fast as reading the cache.
+    The ``FILE`` backend (and any backend that is no network: no torch, no model files) is
+    not cached: reading the user's depth file is as fast as reading the cache.
     """
     backend = backend_for(settings.depth_backend)
     shape = (photo.height, photo.width)
-    if not backend.models:
+    if not backend.needs_torch and not backend.models:
         return _checked(backend.estimate(photo, settings), shape, backend.name)
     folder = Path(cache_dir) if cache_dir else default_depth_cache_dir()
     path = folder / f"{cache_key(photo, settings)}.npy"
