@@ -34,6 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / ".." / "shared" / "reference" / "tiefenrausch"
 
 
+def _cpu() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def inside(args: argparse.Namespace) -> dict[str, Any]:
     """In the torch-free Blender: install the zip and import the photo ``args.runs`` times."""
     import importlib.util
@@ -52,13 +58,19 @@ def inside(args: argparse.Namespace) -> dict[str, Any]:
             for item in list(collection):
                 collection.remove(item)
         shutil.rmtree(ip.user_dir() / "depth", ignore_errors=True)  # estimate depth every run
+        cpu0 = _cpu()
         t0 = time.perf_counter()
         outcome = bpy.ops.oneshot3d.import_photo(filepath=str(args.photo))
         seconds = time.perf_counter() - t0
+        cpu1 = _cpu()
         photos = [o for o in bpy.data.objects if o.oneshot3d.is_photo]
         runs.append(
             {
                 "seconds": seconds,
+                # CPU seconds of Blender and of the worker: less sensitive than wall time to
+                # other processes on a shared machine.
+                "cpu_blender": cpu1[0] - cpu0[0],
+                "cpu_worker": cpu1[1] - cpu0[1],
                 "result": sorted(outcome),
                 "backend": photos[0].oneshot3d.depth_backend if photos else "",
                 "vertices": len(photos[0].data.vertices) if photos else 0,
@@ -110,7 +122,12 @@ def build_zip(out: Path) -> Path:
         check=True,
         capture_output=True,
     )
-    return next(out.glob("oneshot3d-*.zip"))
+    import platform
+
+    machine = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+    system = {"linux": "linux", "darwin": "macos", "windows": "windows"}
+    tag = f"{system[platform.system().lower()]}_{machine[platform.machine().lower()]}"
+    return next(out.glob(f"oneshot3d-*-{tag}.zip"))  # the zip for this platform
 
 
 def main() -> None:
@@ -159,8 +176,12 @@ def main() -> None:
         f"import incl. worker start-up: median {statistics.median(times):.2f} s "
         f"(first {times[0]:.2f} s, all {', '.join(f'{t:.2f}' for t in times)})"
     )
-    depth = [r["worker_timings"].get("depth", float("nan")) for r in report["runs"]]
-    print(f"worker depth stage: median {statistics.median(depth):.3f} s")
+    for key in ("cpu_blender", "cpu_worker"):
+        print(f"{key}: median {statistics.median(r[key] for r in report['runs']):.2f} s")
+    stages = report["runs"][0]["worker_timings"]
+    for stage in stages:
+        values = [r["worker_timings"].get(stage, float("nan")) for r in report["runs"]]
+        print(f"worker {stage}: median {statistics.median(values):.3f} s")
     print(
         f"torch in Blender: {report['torch_in_blender']}, in the worker: "
         f"{any(r['torch_loaded_in_worker'] for r in report['runs'])}, importable: "

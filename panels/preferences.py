@@ -119,22 +119,29 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
             box.progress(factor=job.fraction, text=job.message)
 
     def draw_backends(self, context: bpy.types.Context, box: bpy.types.UILayout) -> None:
-        """Which depth networks work now and what each needs (a path lookup for torch and a
-        size check of the model files: cheap enough for every redraw)."""
-        from ..operators.import_photo import model_folder, vendor_folder
-        from ..pipeline.depth.availability import backend_status, default_network, torch_installed
-
-        vendor = vendor_folder()
-        torch = torch_installed([vendor] if vendor else [])
-        online = bool(bpy.app.online_access)
-        auto = default_network(torch)
-        folder = model_folder(context)  # the worker's model folder and download cache
         box.label(text="Depth networks")
-        for name, _label, _desc in NETWORK_BACKEND_ITEMS:
-            state = backend_status(name, torch, model_dir=str(folder), cache_dir=folder)
-            icon = "CHECKMARK" if state.ready else "IMPORT" if state.usable(online) else "ERROR"
-            suffix = " (Automatic picks this)" if name == auto else ""
-            box.label(text=state.summary(online) + suffix, icon=icon)
+        for text, icon in backend_rows(context):
+            box.label(text=text, icon=icon)
+
+
+def backend_rows(context: bpy.types.Context) -> list[tuple[str, str]]:
+    """(text, icon) per depth network: whether it works now and what it needs. A path lookup
+    for torch and a size check of the model files: cheap enough for every redraw."""
+    from ..operators.import_photo import model_folder, vendor_folder
+    from ..pipeline.depth.availability import backend_status, default_network, torch_installed
+
+    vendor = vendor_folder()
+    torch = torch_installed([vendor] if vendor else [])
+    online = bool(bpy.app.online_access)
+    auto = default_network(torch)
+    folder = model_folder(context)  # the worker's model folder and download cache
+    rows = []
+    for name, _label, _desc in NETWORK_BACKEND_ITEMS:
+        state = backend_status(name, torch, model_dir=str(folder), cache_dir=folder)
+        icon = "CHECKMARK" if state.ready else "IMPORT" if state.usable(online) else "ERROR"
+        suffix = " (Automatic picks this)" if name == auto else ""
+        rows.append((state.summary(online) + suffix, icon))
+    return rows
 
 
 classes = (ONESHOT3D_AP_preferences,)
