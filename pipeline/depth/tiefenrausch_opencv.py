@@ -20,14 +20,19 @@ Preprocessing and the output grid are the official script's, shared with the tor
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 import threading
+import zipfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..errors import ModelError
+from ..models import sha256_file
 from .base import DepthBackend, register
 from .caffe2_netdef import read_netdef
 from .onnx_writer import GraphBuilder
@@ -109,12 +114,14 @@ class OpenCVTiefenrausch:
     """The loaded network. ``predict`` maps a uint8 RGB photo to disparity on the net's grid,
     like :class:`.tiefenrausch.TiefenrauschModel` (float mode)."""
 
-    def __init__(self, graph: QGraph, paths: tuple[str, str]) -> None:
-        self.graph = graph
+    def __init__(
+        self, onnx: bytes | np.ndarray, input_scale: float, input_zp: int, paths: tuple[str, str]
+    ) -> None:
+        self.input_scale = float(input_scale)
+        self.input_zp = int(input_zp)
         self.paths = paths
-        data = np.frombuffer(onnx_model(graph), np.uint8)
         try:
-            self.net = cv2.dnn.readNetFromONNX(data)
+            self.net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx, np.uint8))
         except cv2.error as e:
             raise ModelError(
                 f"OpenCV {cv2.__version__} cannot load the translated Tiefenrausch network "
@@ -126,10 +133,8 @@ class OpenCVTiefenrausch:
 
     def predict_log(self, rgb8: np.ndarray) -> np.ndarray:
         """Log-disparity (h, w) float32 on the network grid."""
-        q = preprocess(rgb8, self.graph.input_scale, self.graph.input_zp)
-        x = (q.astype(np.float32) - np.float32(self.graph.input_zp)) * np.float32(
-            self.graph.input_scale
-        )
+        q = preprocess(rgb8, self.input_scale, self.input_zp)
+        x = (q.astype(np.float32) - np.float32(self.input_zp)) * np.float32(self.input_scale)
         with self._lock:
             self.net.setInput(x, INPUT)
             out = self.net.forward()
@@ -149,30 +154,89 @@ _CACHE_LOCK = threading.Lock()
 
 
 def load_model(
-    net_path: str | os.PathLike[str], init_path: str | os.PathLike[str]
+    net_path: str | os.PathLike[str],
+    init_path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> OpenCVTiefenrausch:
     """Load (or fetch from the cache) the network from the two official files.
 
-    Raises ModelError naming the file when either is missing, corrupt or not Tiefenrausch.
+    With ``cache_dir`` the translated network is kept there (see ``translation_path``): each
+    worker is a fresh process, and reading the translation back saves parsing and translating
+    the Caffe2 files on every import. Raises ModelError naming the file when either is
+    missing, corrupt or not Tiefenrausch.
     """
     paths, stamps = model_file_stamps(net_path, init_path)
     with _CACHE_LOCK:
         cached = _CACHE.get(paths)
         if cached is not None and cached[0] == stamps:
             return cached[1]
-        graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
-        model = OpenCVTiefenrausch(graph, paths)
+        model = _load_translation(paths, cache_dir) if cache_dir else None
+        if model is None:
+            graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
+            onnx = onnx_model(graph)
+            model = OpenCVTiefenrausch(onnx, graph.input_scale, graph.input_zp, paths)
+            if cache_dir:
+                _store_translation(translation_path(paths, cache_dir), onnx, model)
         _CACHE[paths] = (stamps, model)
         return model
+
+
+# Bump when onnx_model's output changes, so that older translations are not reused.
+TRANSLATION_VERSION = 1
+
+
+def translation_path(paths: tuple[str, str], cache_dir: str | os.PathLike[str]) -> Path:
+    """Where the translation of these two files (by content) is kept in ``cache_dir``."""
+    digest = hashlib.sha256(f"v{TRANSLATION_VERSION}".encode())
+    for p in paths:
+        digest.update(sha256_file(p).encode())
+    return Path(cache_dir) / f"{NAME}-{digest.hexdigest()[:24]}.npz"
+
+
+def _load_translation(
+    paths: tuple[str, str], cache_dir: str | os.PathLike[str]
+) -> OpenCVTiefenrausch | None:
+    path = translation_path(paths, cache_dir)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            onnx, scale, zp = z["onnx"], float(z["input_scale"]), int(z["input_zp"])
+        return OpenCVTiefenrausch(onnx, scale, zp, paths)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ModelError):
+        path.unlink(missing_ok=True)  # damaged: translate again
+        return None
+
+
+def _store_translation(path: Path, onnx: bytes, model: OpenCVTiefenrausch) -> None:
+    """Atomic write (temporary file + rename); a cache that cannot be written is no error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f,
+                onnx=np.frombuffer(onnx, np.uint8),
+                input_scale=np.float64(model.input_scale),
+                input_zp=np.int64(model.input_zp),
+            )
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
     """Disparity on the network grid, comparable to the official outputs."""
     from ..models import resolve_model
+    from . import cache
 
     net = resolve_model(NET_FILE, settings.model_dir)
     init = resolve_model(INIT_FILE, settings.model_dir)
-    return load_model(net, init).predict(photo.rgb8())
+    # Next to the cached depth maps (the worker points it at the extension's folder).
+    return load_model(net, init, cache.default_depth_cache_dir()).predict(photo.rgb8())
 
 
 def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:

@@ -442,3 +442,31 @@ def test_worker_builds_a_photo_with_torch_unimportable(tmp_path: Path) -> None:
     assert job.result["depth_cache"]["misses"] == 1 and job.result["triangles"] > 0
     assert not marker.exists()
     job.release()
+
+
+@needs_files
+def test_translation_is_kept_and_a_damaged_one_is_redone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rgb = np.random.default_rng(5).integers(0, 256, (240, 320, 3)).astype(np.uint8)
+    monkeypatch.setattr(tc, "_CACHE", {})
+    first = tc.load_model(NET, INIT, tmp_path)
+    expected = first.predict(rgb)
+    stored = tc.translation_path(first.paths, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [stored.name]  # no temporary files left
+
+    # A fresh process (empty in-memory cache) reads the translation: no Caffe2 parsing.
+    def no_parsing(*_: object) -> None:
+        raise AssertionError("the Caffe2 files were parsed again")
+
+    monkeypatch.setattr(tc, "_CACHE", {})
+    with monkeypatch.context() as m:
+        m.setattr(tc, "read_netdef", no_parsing)
+        again = tc.load_model(NET, INIT, tmp_path)
+    assert again is not first and np.array_equal(again.predict(rgb), expected)
+
+    stored.write_bytes(stored.read_bytes()[:1000])  # damaged: translated again
+    monkeypatch.setattr(tc, "_CACHE", {})
+    redone = tc.load_model(NET, INIT, tmp_path)
+    assert np.array_equal(redone.predict(rgb), expected)
+    assert stored.stat().st_size > 1_000_000
