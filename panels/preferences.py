@@ -121,7 +121,7 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
     def draw_backends(self, context: bpy.types.Context, box: bpy.types.UILayout) -> None:
         box.label(text="Depth networks")
         for text, icon in backend_rows(context):
-            box.label(text=text, icon=icon)
+            box.label(text=text, icon=icon)  # type: ignore[arg-type]  # one of three icons
 
 
 def backend_rows(context: bpy.types.Context) -> list[tuple[str, str]]:
