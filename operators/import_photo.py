@@ -284,8 +284,17 @@ def pipeline_job(
 
 
 def preferred_backend(context: bpy.types.Context) -> str:
+    """The preferences' default network; Automatic (the default) is Depth Anything V2 Small
+    when PyTorch is installed (vendored or in Blender's Python), else Tiefenrausch run by
+    OpenCV, which needs nothing beyond the extension zip."""
+    from ..pipeline.depth.availability import default_network, torch_installed
+
     prefs = preferences(context)
-    return prefs.default_depth_backend if prefs is not None else "tiefenrausch"
+    chosen = prefs.default_depth_backend if prefs is not None else "AUTO"
+    if chosen != "AUTO":
+        return str(chosen)
+    vendor = vendor_folder()
+    return default_network(torch_installed([vendor] if vendor else []))
 
 
 # --- the import operator ----------------------------------------------------------------------

@@ -16,6 +16,17 @@ DEVICE_ITEMS = (
 )
 
 
+DEFAULT_BACKEND_ITEMS = (
+    (
+        "AUTO",
+        "Automatic",
+        "Depth Anything V2 Small when PyTorch is installed, else Tiefenrausch without PyTorch "
+        "(works right after installing the extension)",
+    ),
+    *NETWORK_BACKEND_ITEMS,
+)
+
+
 def _variant_items(self: object, context: object) -> list[tuple[str, str, str]]:
     from ..pipeline.vendor import available_variants
 
@@ -53,11 +64,8 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
     default_depth_backend: EnumProperty(
         name="Default Depth Backend",
         description="Used when a photo is imported without a depth map (e.g. dropped in)",
-        items=NETWORK_BACKEND_ITEMS,
-        default=next(
-            (i[0] for i in NETWORK_BACKEND_ITEMS if i[0] == "tiefenrausch"),
-            NETWORK_BACKEND_ITEMS[0][0],
-        ),
+        items=DEFAULT_BACKEND_ITEMS,
+        default="AUTO",
     )
     default_depth_threshold: FloatProperty(
         name="Default Depth Threshold",
@@ -80,6 +88,7 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
         col.prop(self, "device")
         col.prop(self, "default_depth_backend")
         col.prop(self, "default_depth_threshold")
+        self.draw_backends(context, layout.box())
 
         box = layout.box()
         box.label(text="Dependencies (torch, installed into the extension's user folder)")
@@ -108,6 +117,31 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
         job = context.window_manager.oneshot3d_job  # type: ignore[attr-defined]
         if job.running:
             box.progress(factor=job.fraction, text=job.message)
+
+    def draw_backends(self, context: bpy.types.Context, box: bpy.types.UILayout) -> None:
+        box.label(text="Depth networks")
+        for text, icon in backend_rows(context):
+            box.label(text=text, icon=icon)  # type: ignore[arg-type]  # one of three icons
+
+
+def backend_rows(context: bpy.types.Context) -> list[tuple[str, str]]:
+    """(text, icon) per depth network: whether it works now and what it needs. A path lookup
+    for torch and a size check of the model files: cheap enough for every redraw."""
+    from ..operators.import_photo import model_folder, vendor_folder
+    from ..pipeline.depth.availability import backend_status, default_network, torch_installed
+
+    vendor = vendor_folder()
+    torch = torch_installed([vendor] if vendor else [])
+    online = bool(bpy.app.online_access)
+    auto = default_network(torch)
+    folder = model_folder(context)  # the worker's model folder and download cache
+    rows = []
+    for name, _label, _desc in NETWORK_BACKEND_ITEMS:
+        state = backend_status(name, torch, model_dir=str(folder), cache_dir=folder)
+        icon = "CHECKMARK" if state.ready else "IMPORT" if state.usable(online) else "ERROR"
+        suffix = " (Automatic picks this)" if name == auto else ""
+        rows.append((state.summary(online) + suffix, icon))
+    return rows
 
 
 classes = (ONESHOT3D_AP_preferences,)

@@ -33,7 +33,7 @@ DEPTH_KIND_ITEMS = (
 
 def _backend_items() -> tuple[tuple[str, str, str], ...]:
     """AUTO + FILE + every registered network backend. Importing pipeline.depth registers
-    them without importing torch (measured: ~0.2 s, numpy only)."""
+    them without importing torch (measured: ~0.2 s, numpy and OpenCV only)."""
     from ..pipeline.depth import BACKENDS
 
     items = [
@@ -41,8 +41,9 @@ def _backend_items() -> tuple[tuple[str, str, str], ...]:
         ("FILE", "Depth from file", "Read depth or disparity from .npy, PNG, TIFF or EXR"),
     ]
     for name, backend in sorted(BACKENDS.items()):
-        if backend.needs_torch:
-            desc = f"Estimate depth with {backend.label} ({backend.licence}; runs in the worker)"
+        if backend.models:  # a network (FILE has no model files)
+            needs = "needs PyTorch" if backend.needs_torch else "no PyTorch needed"
+            desc = f"Estimate depth with {backend.label} ({backend.licence}; {needs})"
             items.append((name, backend.label, desc))
     return tuple(items)
 

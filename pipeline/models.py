@@ -218,6 +218,27 @@ def find_model(
         return None
 
 
+def locate_model(
+    name: str, model_dir: str = "", cache_dir: str | os.PathLike[str] | None = None
+) -> Path | None:
+    """The file ``resolve_model`` would look at first, judged by its size only (no hashing):
+    cheap enough for a preferences panel that redraws often. None when there is none; the
+    hash is still checked when the model is used."""
+    info = get_info(name)
+    for kind, folder in _candidates(model_dir, cache_dir):
+        path = folder / info.filename
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue
+        if not info.pinned:
+            if kind == "explicit":
+                return path
+        elif size == info.size:
+            return path
+    return None
+
+
 def resolve_model(
     name: str, model_dir: str = "", cache_dir: str | os.PathLike[str] | None = None
 ) -> Path:

@@ -122,6 +122,9 @@ def run_job(job: dict[str, Any], emit: Emitter) -> int:
         timings={**mesh.timings, "build": build_s, "write": time.perf_counter() - t0},
         triangles=mesh.triangle_count,
         depth_cache=stats,
+        # Whether this job loaded torch: lets Blender (and tests) see that a backend that
+        # needs no torch really ran without it.
+        torch_loaded="torch" in sys.modules,
     )
     return EXIT_OK
 

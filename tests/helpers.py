@@ -40,3 +40,34 @@ def read_video(path: Path) -> list[np.ndarray]:
         frames.append(frame.astype(np.float64))
     cap.release()
     return frames
+
+
+# Distributions that make up PyTorch in a venv (top-level names in site-packages).
+TORCH_PARTS = ("torch", "functorch", "torchgen", "nvidia", "triton")
+
+
+def torchless_python(folder: Path) -> Path:
+    """A Python like this one where torch does not exist: a new venv (no pip) whose
+    site-packages links every package of this interpreter's except PyTorch's. What a user who
+    installed only the extension zip has: Blender's Python with numpy, and OpenCV from the
+    zip. Processes it starts (the worker) inherit the same torch-free site-packages."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    out = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    target = Path(out.stdout.strip())
+    source = Path(sysconfig.get_paths()["purelib"])
+    for entry in source.iterdir():
+        top = entry.name.split("-")[0].split(".")[0].lower()
+        if top in TORCH_PARTS or (target / entry.name).exists():
+            continue
+        (target / entry.name).symlink_to(entry)
+    return python

@@ -1,7 +1,8 @@
 """Depth backends: a registry of ways to get a disparity map for a photo.
 
 ``estimate(photo, settings)`` returns disparity (larger = nearer) at the photo's resolution.
-Backends that need torch import it lazily, so importing this package stays cheap.
+Backends that need torch import it lazily, so importing this package stays cheap;
+``tiefenrausch-opencv`` needs no torch at all (OpenCV's DNN module runs it).
 """
 
 from .base import BACKENDS, DepthBackend, estimate, get_backend, register
@@ -9,4 +10,4 @@ from .base import BACKENDS, DepthBackend, estimate, get_backend, register
 __all__ = ["BACKENDS", "DepthBackend", "estimate", "get_backend", "register"]
 
 # Importing the modules registers their backends; none of them imports torch until it runs.
-from . import depth_anything_v2, file_backend, tiefenrausch  # noqa: E402,F401
+from . import depth_anything_v2, file_backend, tiefenrausch, tiefenrausch_opencv  # noqa: E402,F401

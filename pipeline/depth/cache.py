@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "tiefenrausch": (".tiefenrausch", "estimate_native"),
     "tiefenrausch-exact": (".tiefenrausch", "estimate_native_exact"),
+    "tiefenrausch-opencv": (".tiefenrausch_opencv", "estimate_native"),
     "depth-anything-v2-small": (".depth_anything_v2", "estimate_native"),
     "depth-anything-v2-base": (".depth_anything_v2", "estimate_native"),
     "depth-anything-v2-large": (".depth_anything_v2", "estimate_native"),
@@ -144,12 +145,12 @@ def cached_estimate(
     """Disparity (H, W) float32 at the photo's resolution from ``settings.depth_backend``,
     from the cache when this photo and backend were estimated before.
 
-    The ``FILE`` backend (and any backend that needs no network) is not cached: reading the
-    user's depth file is as fast as reading the cache.
+    The ``FILE`` backend (and any backend that is no network: no torch, no model files) is
+    not cached: reading the user's depth file is as fast as reading the cache.
     """
     backend = backend_for(settings.depth_backend)
     shape = (photo.height, photo.width)
-    if not backend.needs_torch:
+    if not backend.needs_torch and not backend.models:
         return _checked(backend.estimate(photo, settings), shape, backend.name)
     folder = Path(cache_dir) if cache_dir else default_depth_cache_dir()
     path = folder / f"{cache_key(photo, settings)}.npy"

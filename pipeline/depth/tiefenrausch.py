@@ -628,6 +628,26 @@ class TiefenrauschModel:
         return np.exp(self.predict_log(rgb8)).astype(np.float32, copy=False)
 
 
+def model_file_stamps(
+    net_path: str | os.PathLike[str], init_path: str | os.PathLike[str]
+) -> tuple[tuple[str, str], list[tuple[int, int]]]:
+    """(resolved paths, [(size, mtime_ns)] of each) of the two files, the key under which a
+    loaded model is cached (a replaced file is loaded afresh); ModelError naming a missing
+    file."""
+    paths = (str(Path(net_path).resolve()), str(Path(init_path).resolve()))
+    stamps: list[tuple[int, int]] = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+        except OSError:
+            raise ModelError(
+                f"Model file '{p}' does not exist. Download the Tiefenrausch model files "
+                "(Preferences > Models) or pick a folder that holds them."
+            ) from None
+        stamps.append((st.st_size, st.st_mtime_ns))
+    return paths, stamps
+
+
 # (net path, init path, exact, device) -> (file sizes and mtimes, model)
 _CACHE: dict[tuple[Any, ...], tuple[list[tuple[int, int]], TiefenrauschModel]] = {}
 _CACHE_LOCK = threading.Lock()
@@ -644,17 +664,7 @@ def load_model(
     Raises ModelError naming the file when either is missing, corrupt or not Tiefenrausch.
     """
     _check_device(device)
-    paths = (str(Path(net_path).resolve()), str(Path(init_path).resolve()))
-    stamps: list[tuple[int, int]] = []
-    for p in paths:
-        try:
-            st = os.stat(p)
-        except OSError:
-            raise ModelError(
-                f"Model file '{p}' does not exist. Download the Tiefenrausch model files "
-                "(Preferences > Models) or pick a folder that holds them."
-            ) from None
-        stamps.append((st.st_size, st.st_mtime_ns))  # a replaced file is loaded afresh
+    paths, stamps = model_file_stamps(net_path, init_path)
     key = (paths, bool(exact), device)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
@@ -671,8 +681,9 @@ def _check_device(device: str) -> None:
         import torch
     except ImportError:
         raise ModelError(
-            "Tiefenrausch needs PyTorch, which is not installed. Install the dependencies from "
-            "the add-on preferences, or choose the depth backend 'FILE'."
+            "This Tiefenrausch backend needs PyTorch, which is not installed. Choose the depth "
+            "backend 'tiefenrausch-opencv' (the same network without PyTorch), install the "
+            "dependencies from the add-on preferences, or choose the depth backend 'FILE'."
         ) from None
     kind = device.split(":")[0]
     if kind == "cuda" and not torch.cuda.is_available():

@@ -15,7 +15,9 @@ def test_sidebar_preferences_and_file_handler(empty_scene, installed_extension):
     assert hasattr(bpy.types, "ONESHOT3D_PT_photo_geometry")
     prefs = bpy.context.preferences.addons[installed_extension.__name__].preferences
     assert prefs.device == "CPU" and prefs.model_dir == ""
-    assert prefs.default_depth_backend == "tiefenrausch"
+    assert prefs.default_depth_backend == "AUTO"
+    defaults = {i.identifier for i in prefs.bl_rna.properties["default_depth_backend"].enum_items}
+    assert {"AUTO", "tiefenrausch-opencv", "tiefenrausch", "depth-anything-v2-small"} <= defaults
     assert {"CPU", "CUDA", "MPS"} <= {
         i.identifier for i in prefs.bl_rna.properties["device"].enum_items
     }
@@ -39,3 +41,49 @@ def test_rebuild_needs_a_photo(empty_scene):
 
     bpy.ops.mesh.primitive_cube_add()
     assert not bpy.ops.oneshot3d.rebuild_photo.poll()
+
+
+def test_automatic_backend_follows_what_is_installed(empty_scene, installed_extension, monkeypatch):
+    """Automatic is Depth Anything V2 Small where torch can be imported (this test Blender's
+    Python has it) and the OpenCV Tiefenrausch where it cannot; an explicit choice stays."""
+    import importlib.util
+    import sys
+
+    import bpy
+
+    op_module = sys.modules[f"{installed_extension.__name__}.operators.import_photo"]
+    prefs = bpy.context.preferences.addons[installed_extension.__name__].preferences
+    has_torch = importlib.util.find_spec("torch") is not None
+    expected = "depth-anything-v2-small" if has_torch else "tiefenrausch-opencv"
+    assert op_module.preferred_backend(bpy.context) == expected
+    availability = sys.modules[f"{installed_extension.__name__}.pipeline.depth.availability"]
+    monkeypatch.setattr(availability, "torch_installed", lambda paths=(): False)
+    assert op_module.preferred_backend(bpy.context) == "tiefenrausch-opencv"
+    prefs.default_depth_backend = "tiefenrausch"
+    try:
+        assert op_module.preferred_backend(bpy.context) == "tiefenrausch"
+    finally:
+        prefs.default_depth_backend = "AUTO"
+
+
+def test_preferences_list_what_each_backend_needs(
+    empty_scene, installed_extension, tmp_path, monkeypatch
+):
+    import sys
+
+    import bpy
+
+    monkeypatch.delenv("ONESHOT3D_MODEL_DIR", raising=False)
+    panel = sys.modules[f"{installed_extension.__name__}.panels.preferences"]
+    prefs = bpy.context.preferences.addons[installed_extension.__name__].preferences
+    prefs.model_dir = str(tmp_path)  # an empty model folder
+    try:
+        rows = dict(panel.backend_rows(bpy.context))
+    finally:
+        prefs.model_dir = ""
+    texts = "\n".join(rows)
+    line = next(t for t in rows if t.startswith("Tiefenrausch (no PyTorch): needs"))
+    assert "tiefenrausch_init.pb (3.8 MB)" in line
+    assert rows[line] in ("IMPORT", "ERROR")  # downloadable when online, else not usable
+    assert "Depth Anything V2 Small" in texts and "depth_anything_v2_vits.pth" in texts
+    assert sum("(Automatic picks this)" in t for t in rows) == 1

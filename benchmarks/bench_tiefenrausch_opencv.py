@@ -1,0 +1,95 @@
+"""Latency, memory and fidelity of Tiefenrausch without PyTorch (OpenCV DNN) at the 384 px input.
+
+    python benchmarks/bench_tiefenrausch_opencv.py [--threads 2] [--runs 9] [--photo PHOTO]
+                                                   [--model-dir DIR]
+
+Runs in this (fresh) process and never imports torch (checked at the end). Latency is
+``OpenCVTiefenrausch.predict`` on the photo (INTER_AREA resize + quantise + network + exp),
+median of ``--runs`` after the first call, which pays OpenCV's network set-up and is reported
+separately, as are the model load's parts (Caffe2 parse, ONNX translation, OpenCV import).
+CPU seconds per run are printed next to wall time: on a shared machine wall time grows with
+the other processes' load, CPU time much less. With the official reference files present the
+fidelity against the official output for pumpkin.jpg is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipeline.depth import tiefenrausch as tr  # noqa: E402
+from pipeline.depth import tiefenrausch_opencv as tc  # noqa: E402
+from pipeline.depth.caffe2_netdef import read_netdef  # noqa: E402
+
+REFERENCE = ROOT / ".." / "shared" / "reference" / "tiefenrausch"
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--photo", type=Path, default=REFERENCE / "pumpkin.jpg")
+    parser.add_argument("--model-dir", type=Path, default=REFERENCE)
+    args = parser.parse_args()
+    net_path, init_path = args.model_dir / tr.NET_FILE, args.model_dir / tr.INIT_FILE
+    if not init_path.is_file():
+        sys.exit(f"error: the Tiefenrausch model files are not in {args.model_dir}")
+    rgb = cv2.imread(str(args.photo))
+    if rgb is None:
+        sys.exit(f"error: cannot read the photo {args.photo}")
+    rgb = cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB)  # as the official script read it
+    cv2.setNumThreads(args.threads)
+
+    (net, init), parse_s, _ = timed(lambda: (read_netdef(net_path), read_netdef(init_path)))
+    graph, build_s, _ = timed(tr.build_graph, net, init, str(net_path), str(init_path))
+    onnx, onnx_s, _ = timed(tc.onnx_model, graph)
+    model, load_s, _ = timed(tc.load_model, net_path, init_path)  # parse + translate + import
+    out, first_s, first_cpu = timed(model.predict, rgb)
+    walls, cpus = [], []
+    for _ in range(args.runs):
+        out, wall, cpu = timed(model.predict, rgb)
+        walls.append(wall)
+        cpus.append(cpu)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    h, w = out.shape
+    print(f"OpenCV {cv2.__version__}, {args.threads} threads, input {w}x{h} from {args.photo.name}")
+    print(
+        f"model load {load_s:.3f} s (Caffe2 parse {parse_s:.3f}, graph {build_s:.3f}, "
+        f"ONNX {len(onnx) / 1e6:.1f} MB written in {onnx_s:.3f})"
+    )
+    print(f"first predict {first_s * 1000:.0f} ms (CPU {first_cpu * 1000:.0f} ms)")
+    print(
+        f"predict: median {statistics.median(walls) * 1000:.0f} ms wall "
+        f"(min {min(walls) * 1000:.0f}, max {max(walls) * 1000:.0f}; {len(walls)} runs), "
+        f"median CPU {statistics.median(cpus) * 1000:.0f} ms"
+    )
+    print(f"peak RSS {rss:.0f} MB; torch imported: {'torch' in sys.modules}")
+    official = REFERENCE / "pumpkin.npy"
+    if args.photo.name == "pumpkin.jpg" and official.is_file():
+        ref = np.load(official).astype(np.float64)
+        ours = out.astype(np.float64)
+        corr = np.corrcoef(np.log(ours).ravel(), np.log(ref).ravel())[0, 1]
+        rel = float(np.median(np.abs(ours / ref - 1)))
+        print(
+            f"vs official pumpkin.npy: log-disparity corr {corr:.6f}, median rel. error {rel:.4%}"
+        )
+
+
+if __name__ == "__main__":
+    main()

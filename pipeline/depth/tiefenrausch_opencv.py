@@ -1,0 +1,261 @@
+"""Tiefenrausch without PyTorch: the official int8 graph, translated into an ONNX model in memory
+and run by OpenCV's DNN module (the OpenCV wheel the extension bundles anyway).
+
+The translation is the float path of :mod:`.tiefenrausch` (dequantised weights, every
+activation clamped to the range its uint8 grid can hold), written as plain ONNX:
+
+    Int8Conv            Conv (float weights, the int32 bias at scale in_scale * w_scale)
+                        + Clip to [(0 - zp) * s, (255 - zp) * s] of its output grid
+    Int8Add             Add + Clip (the output grid's range)
+    Int8ResizeNearest   Resize nearest x2 (replication; keeps its input's range)
+
+OpenCV fuses each Clip into the convolution before it (a ReLU6 with other bounds), so the
+clamps cost almost nothing; dropping them would ruin the output (see :mod:`.tiefenrausch`).
+The ONNX bytes are written by :mod:`.onnx_writer` (no ``onnx`` package) and handed to
+``cv2.dnn.readNetFromONNX`` as a buffer: nothing is written to disk, and torch is never
+imported (neither here nor by the modules this one uses).
+
+Preprocessing and the output grid are the official script's, shared with the torch backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from ..errors import ModelError
+from ..models import sha256_file
+from .base import DepthBackend, register
+from .caffe2_netdef import read_netdef
+from .onnx_writer import GraphBuilder
+from .tiefenrausch import (
+    INIT_FILE,
+    LONG_SIDE,
+    NET_FILE,
+    QAdd,
+    QConv,
+    QGraph,
+    build_graph,
+    model_file_stamps,
+    network_size,
+    preprocess,
+    resize_to_photo,
+)
+
+if TYPE_CHECKING:
+    from ..image_io import Photo
+    from ..settings import PipelineSettings
+
+NAME = "tiefenrausch-opencv"
+INPUT = "x"  # the ONNX graph's input: the dequantised photo, (1, 3, h, w) float32
+
+
+def onnx_model(graph: QGraph, height: int = LONG_SIDE, width: int = LONG_SIDE) -> bytes:
+    """The float network of ``graph`` as serialised ONNX (opset 13). ``height`` and ``width``
+    are the declared input size; OpenCV re-plans for whatever size ``setInput`` gets."""
+    b = GraphBuilder("tiefenrausch")
+    b.add_input(INPUT, [1, 3, height, width])
+    bounds: dict[float, str] = {}
+
+    def bound(value: float) -> str:
+        # Many activations share a scale: one initializer per distinct bound.
+        if value not in bounds:
+            bounds[value] = b.constant(f"bound{len(bounds)}", np.array(value, np.float32))
+        return bounds[value]
+
+    names = {graph.input_name: INPUT}
+    for k, step in enumerate(graph.steps):
+        out = f"t{k}"
+        scale, zp = graph.qparams[step.out]
+        lo, hi = float(np.float32((0 - zp) * scale)), float(np.float32((255 - zp) * scale))
+        if isinstance(step, QConv):
+            in_scale = graph.qparams[step.inp][0]
+            w = (step.weight.astype(np.float32) - step.w_zp) * np.float32(step.w_scale)
+            bias = step.bias.astype(np.float64) * (float(in_scale) * float(step.w_scale))
+            k_size = int(w.shape[2])
+            b.node(
+                "Conv",
+                [names[step.inp], b.constant(f"w{k}", w), b.constant(f"b{k}", bias.astype("f4"))],
+                [out + "_raw"],
+                kernel_shape=[k_size, k_size],
+                strides=[step.stride, step.stride],
+                # Zero padding is the input zero point, i.e. real 0, as in QNNPACK.
+                pads=[step.pad] * 4,
+                group=step.groups,
+            )
+            b.node("Clip", [out + "_raw", bound(lo), bound(hi)], [out])
+        elif isinstance(step, QAdd):
+            b.node("Add", [names[step.a], names[step.b]], [out + "_raw"])
+            b.node("Clip", [out + "_raw", bound(lo), bound(hi)], [out])
+        else:
+            scales = b.constant(f"scales{k}", np.array([1, 1, 2, 2], np.float32))
+            b.node(
+                "Resize",
+                [names[step.inp], "", scales],
+                [out],
+                mode="nearest",
+                coordinate_transformation_mode="asymmetric",
+                nearest_mode="floor",
+            )
+        names[step.out] = out
+    b.add_output(names[graph.output_name], [1, 1, height, width])
+    return b.model_bytes(opset=13)
+
+
+class OpenCVTiefenrausch:
+    """The loaded network. ``predict`` maps a uint8 RGB photo to disparity on the net's grid,
+    like :class:`.tiefenrausch.TiefenrauschModel` (float mode)."""
+
+    def __init__(
+        self, onnx: bytes | np.ndarray, input_scale: float, input_zp: int, paths: tuple[str, str]
+    ) -> None:
+        self.input_scale = float(input_scale)
+        self.input_zp = int(input_zp)
+        self.paths = paths
+        try:
+            self.net = cv2.dnn.readNetFromONNX(np.frombuffer(onnx, np.uint8))
+        except cv2.error as e:
+            raise ModelError(
+                f"OpenCV {cv2.__version__} cannot load the translated Tiefenrausch network "
+                f"from '{paths[0]}': {str(e).strip().splitlines()[-1]}"
+            ) from None
+        self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
+        self._lock = threading.Lock()  # a cv2.dnn.Net runs one forward at a time
+
+    def predict_log(self, rgb8: np.ndarray) -> np.ndarray:
+        """Log-disparity (h, w) float32 on the network grid."""
+        q = preprocess(rgb8, self.input_scale, self.input_zp)
+        x = (q.astype(np.float32) - np.float32(self.input_zp)) * np.float32(self.input_scale)
+        with self._lock:
+            self.net.setInput(x, INPUT)
+            out = self.net.forward()
+        h, w = network_size(*np.asarray(rgb8).shape[:2])
+        if out.shape != (1, 1, h, w):
+            raise ModelError(f"OpenCV returned {out.shape} for the {h}x{w} network input")
+        return np.ascontiguousarray(out[0, 0], dtype=np.float32)
+
+    def predict(self, rgb8: np.ndarray) -> np.ndarray:
+        """Disparity (h, w) float32 on the network grid, e.g. 384 x 288 for a 4:3 portrait."""
+        return np.exp(self.predict_log(rgb8)).astype(np.float32, copy=False)
+
+
+# (net path, init path) -> (file sizes and mtimes, model)
+_CACHE: dict[tuple[str, str], tuple[list[tuple[int, int]], OpenCVTiefenrausch]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(
+    net_path: str | os.PathLike[str],
+    init_path: str | os.PathLike[str],
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> OpenCVTiefenrausch:
+    """Load (or fetch from the cache) the network from the two official files.
+
+    With ``cache_dir`` the translated network is kept there (see ``translation_path``): each
+    worker is a fresh process, and reading the translation back saves parsing and translating
+    the Caffe2 files on every import. Raises ModelError naming the file when either is
+    missing, corrupt or not Tiefenrausch.
+    """
+    paths, stamps = model_file_stamps(net_path, init_path)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(paths)
+        if cached is not None and cached[0] == stamps:
+            return cached[1]
+        model = _load_translation(paths, cache_dir) if cache_dir else None
+        if model is None:
+            graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
+            onnx = onnx_model(graph)
+            model = OpenCVTiefenrausch(onnx, graph.input_scale, graph.input_zp, paths)
+            if cache_dir:
+                _store_translation(translation_path(paths, cache_dir), onnx, model)
+        _CACHE[paths] = (stamps, model)
+        return model
+
+
+# Bump when onnx_model's output changes, so that older translations are not reused.
+TRANSLATION_VERSION = 1
+
+
+def translation_path(paths: tuple[str, str], cache_dir: str | os.PathLike[str]) -> Path:
+    """Where the translation of these two files (by content) is kept in ``cache_dir``."""
+    digest = hashlib.sha256(f"v{TRANSLATION_VERSION}".encode())
+    for p in paths:
+        digest.update(sha256_file(p).encode())
+    return Path(cache_dir) / f"{NAME}-{digest.hexdigest()[:24]}.npz"
+
+
+def _load_translation(
+    paths: tuple[str, str], cache_dir: str | os.PathLike[str]
+) -> OpenCVTiefenrausch | None:
+    path = translation_path(paths, cache_dir)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            onnx, scale, zp = z["onnx"], float(z["input_scale"]), int(z["input_zp"])
+        return OpenCVTiefenrausch(onnx, scale, zp, paths)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ModelError):
+        path.unlink(missing_ok=True)  # damaged: translate again
+        return None
+
+
+def _store_translation(path: Path, onnx: bytes, model: OpenCVTiefenrausch) -> None:
+    """Atomic write (temporary file + rename); a cache that cannot be written is no error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(
+                f,
+                onnx=np.frombuffer(onnx, np.uint8),
+                input_scale=np.float64(model.input_scale),
+                input_zp=np.int64(model.input_zp),
+            )
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+    """Disparity on the network grid, comparable to the official outputs."""
+    from ..models import resolve_model
+    from . import cache
+
+    net = resolve_model(NET_FILE, settings.model_dir)
+    init = resolve_model(INIT_FILE, settings.model_dir)
+    # Next to the cached depth maps (the worker points it at the extension's folder).
+    return load_model(net, init, cache.default_depth_cache_dir()).predict(photo.rgb8())
+
+
+def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+    """Disparity resized to the photo, (H, W) float32."""
+    return resize_to_photo(estimate_native(photo, settings), photo.height, photo.width)
+
+
+register(
+    DepthBackend(
+        name=NAME,
+        label="Tiefenrausch (no PyTorch)",
+        licence="MIT",
+        input_size="long side 384, both sides multiples of 32",
+        needs_torch=False,
+        estimate=estimate,
+        models=(NET_FILE, INIT_FILE),
+        description=(
+            "The paper's mobile depth network (3.8 MB) run by OpenCV, which the extension "
+            "bundles: works right after installing, nothing else to install."
+        ),
+    )
+)
