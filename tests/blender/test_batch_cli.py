@@ -179,3 +179,120 @@ def test_script_on_folder_as_subprocess(tmp_path, sample_photo, sample_depth):
     assert np.abs(frames[2] - frames[0]).mean() > 0.5  # the camera moved
     preview = cv2.imread(str(out / "a" / "a_preview.png"))
     assert preview.shape == (72, 96, 3)  # 25 % of 384x288
+
+
+# --- the batch runs the pipeline in the worker, with torch only in the vendored folder -------
+
+TORCH_NAMES = ("torch", "functorch", "torchgen")
+VENDORED_SCRIPT = r"""
+import importlib, importlib.util, json, os, sys
+from pathlib import Path
+
+zip_path, site, argv_json, vendor_now = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+import bpy
+
+assert bpy.ops.extensions.package_install_files(
+    repo="user_default", filepath=zip_path, enable_on_install=True
+) == {"FINISHED"}
+ext = "bl_ext.user_default.oneshot3d"
+ops = importlib.import_module(ext + ".operators.import_photo")
+vendor = importlib.import_module(ext + ".pipeline.vendor")
+folder = vendor.vendor_dir(ops.user_dir())
+if vendor_now == "1":
+    # The vendored environment exposes the venv's real torch (what Install Dependencies
+    # would have put there), nothing else.
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in Path(site).iterdir():
+        if entry.name.split("-")[0] in ("torch", "functorch", "torchgen"):
+            (folder / entry.name).symlink_to(entry)
+handler = importlib.import_module(ext + ".operators.cli_command").handler
+code = handler(json.loads(argv_json))
+print("RESULT " + json.dumps({
+    "code": code,
+    "torch_loaded": "torch" in sys.modules,
+    "torch_findable": importlib.util.find_spec("torch") is not None,
+    "vendor": str(folder),
+    "depth_cache": sorted(p.name for p in (ops.user_dir() / "depth").rglob("*.npy")),
+}))
+"""
+
+
+def torchless_python(tmp_path: Path) -> tuple[Path, Path]:
+    """A Python whose own packages are this venv's without torch (Blender's situation: numpy,
+    OpenCV and bpy importable, torch not); returns (python, the venv's site-packages)."""
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    env_dir = tmp_path / "torchless"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], check=True)
+    python = env_dir / "bin" / "python"
+    own_site = Path(
+        subprocess.check_output(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            text=True,
+        ).strip()
+    )
+    for entry in site.iterdir():
+        if entry.name.split("-")[0] not in TORCH_NAMES and not (own_site / entry.name).exists():
+            (own_site / entry.name).symlink_to(entry)
+    return python, site
+
+
+def run_vendored(python, zip_path, site, argv, vendor_now, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["BLENDER_USER_RESOURCES"] = str(tmp_path / "user")
+    script = tmp_path / "run_vendored.py"
+    script.write_text(VENDORED_SCRIPT)
+    result = subprocess.run(
+        [str(python), str(script), str(zip_path), str(site), json.dumps(argv), vendor_now],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    lines = [x for x in result.stdout.splitlines() if x.startswith("RESULT ")]
+    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :]), result
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None, reason="torch is not installed in this venv"
+)
+def test_batch_without_depth_files_uses_vendored_torch_in_the_worker(
+    extension_zip, tmp_path, sample_photo, reference_dir
+):
+    """`--command oneshot3d PHOTOS -o OUT` with no depth files, in a Blender whose own Python
+    cannot import torch: the network backend runs in the worker through the vendored folder;
+    torch never enters Blender's process. Without the vendored folder the photo fails."""
+    models = reference_dir / "tiefenrausch"
+    if not (models / "tiefenrausch_init.pb").exists():
+        pytest.skip("the official Tiefenrausch files are not in ../shared/reference")
+    python, site = torchless_python(tmp_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(sample_photo, photos / "a.png")
+    out = tmp_path / "out"
+    argv = [str(photos), "-o", str(out), "--backend", "tiefenrausch", "--model-dir", str(models)]
+    argv += ["--preset", "SWING", *TINY]
+
+    info, result = run_vendored(python, extension_zip, site, argv, "0", tmp_path)
+    assert info["torch_findable"] is False  # this Blender really has no torch of its own
+    assert info["code"] == 1, result.stderr[-2000:]
+    error = by_name(read_summary(out))["a.png"]["error"]
+    assert "torch" in error.lower(), error  # "Tiefenrausch needs PyTorch, which is not installed"
+
+    info, result = run_vendored(python, extension_zip, site, argv, "1", tmp_path)
+    assert info["code"] == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert info["torch_loaded"] is False and info["torch_findable"] is False
+    entry = by_name(read_summary(out))["a.png"]
+    assert entry["status"] == "ok" and "depth" in entry["timings"]
+    assert len(info["depth_cache"]) == 1  # the import's depth cache, in the extension folder
+    frames = read_video(out / "a" / "a_swing.mp4")
+    assert len(frames) == 4
+    assert max(np.abs(f - frames[0]).mean() for f in frames[1:]) > 0.2  # the camera moved
+    # The rest camera reproduces the photo through the network-depth mesh.
+    preview = cv2.imread(str(out / "a" / "a_preview.png")).astype(np.float64)
+    photo = cv2.imread(str(sample_photo))
+    photo = cv2.resize(photo, preview.shape[1::-1], interpolation=cv2.INTER_AREA)
+    mse = np.mean((preview - photo.astype(np.float64)) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 20
