@@ -21,7 +21,8 @@ Summaries when shards share one output folder: shard i of n writes only its own
 ``summary.shard-<i>-of-<n>.json`` (atomically: temporary file + rename, after every photo),
 then merges all ``summary.shard-*-of-<n>.json`` files into ``summary.json`` while holding
 ``summary.lock`` (created with O_EXCL, so two machines on a shared disk cannot both hold it;
-a lock older than :data:`STALE_LOCK_SECONDS` is taken to be left by a crashed shard and broken).
+a lock older than :data:`STALE_LOCK_SECONDS`, or held by a process of this machine that no
+longer exists, is taken to be left by a crashed shard and broken).
 Because every shard file write is followed by a merge and merges are serialised, the last merge
 sees every shard's last write: ``summary.json`` ends complete however the shards interleave.
 Shard files of another shard count are ignored. A single, unsharded run writes
@@ -644,7 +645,7 @@ def _locked(lock: Path, timeout: float) -> Iterator[bool]:
                 age = time.time() - lock.stat().st_mtime
             except OSError:
                 continue  # vanished between the two calls: try again at once
-            if age > STALE_LOCK_SECONDS:
+            if age > STALE_LOCK_SECONDS or _holder_is_dead(lock):
                 # Two waiters breaking the same stale lock could both end up holding one; the
                 # cost is one merge racing another (each write is still atomic, and the next
                 # merge repairs the result), which beats waiting forever after a crash.
@@ -670,6 +671,25 @@ def _locked(lock: Path, timeout: float) -> Iterator[bool]:
                 os.unlink(lock)
             except OSError:
                 pass
+
+
+def _holder_is_dead(lock: Path) -> bool:
+    """Whether the lock was taken by a process of this machine that no longer exists (a shard
+    killed while merging): then it is stale at once, not after STALE_LOCK_SECONDS."""
+    try:
+        host, pid_text = lock.read_text(encoding="utf-8").split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False  # being written, or not ours to judge
+    if host != socket.gethostname() or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but belongs to someone else (EPERM): alive
+        return False
+    return False
 
 
 def _now() -> str:

@@ -296,3 +296,146 @@ def test_batch_without_depth_files_uses_vendored_torch_in_the_worker(
     photo = cv2.resize(photo, preview.shape[1::-1], interpolation=cv2.INTER_AREA)
     mse = np.mean((preview - photo.astype(np.float64)) ** 2)
     assert 10 * np.log10(255**2 / mse) > 20
+
+
+# --- refusals before anything is written --------------------------------------------------
+
+
+def one_line_error(capfd) -> str:
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    return err[0]
+
+
+def test_output_in_the_photos_or_no_photos_exits_2(
+    installed_extension, tmp_path, sample_photo, capfd
+):
+    from pipeline.batch import OUTPUT_MARKER
+
+    handler = ext(installed_extension, "cli_command").handler
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(sample_photo, photos / "a.png")
+    capfd.readouterr()
+    for out in (photos, photos / "renders"):
+        assert handler([str(photos), "-o", str(out), "--depth", ""]) == 2
+        assert "photo folder" in one_line_error(capfd)
+        assert not (out / OUTPUT_MARKER).exists() and not (out / "summary.json").exists()
+    assert sorted(p.name for p in photos.iterdir()) == ["a.png"]  # nothing written there
+    assert handler([str(photos / "a.png"), "-o", str(photos)]) == 2  # one photo, its folder
+    assert "holds the photo" in one_line_error(capfd)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert handler([str(empty), "-o", str(tmp_path / "out")]) == 2
+    assert "No photos found" in one_line_error(capfd)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--resolution-scale", "0"], "--resolution-scale"),
+        (["--resolution-scale", "1000"], "between 1 and 400"),
+        (["--resolution-scale", "nan"], "--resolution-scale"),
+        (["--samples", "0"], "--samples"),
+        (["--frames", "1"], "--frames"),
+        (["--amplitude-scale", "0"], "--amplitude-scale"),
+        (["--backend", "no-such-net"], "unknown depth backend"),
+        (["--depth-threshold", "5"], "depth_threshold"),
+        (["--median-size", "4"], "median_size"),
+        (["--preset", "SPIN"], "unknown preset"),
+        (["--worker-timeout", "-1"], "--worker-timeout"),
+    ],
+)
+def test_bad_global_option_exits_2_before_any_photo(
+    installed_extension, tmp_path, sample_photo, sample_depth, capfd, extra, expected
+):
+    handler = ext(installed_extension, "cli_command").handler
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(sample_photo, photos / "a.png")
+    shutil.copy(sample_depth, tmp_path / "a.npy")
+    out = tmp_path / "out"
+    capfd.readouterr()
+    argv = [str(photos), "-o", str(out), "--depth-dir", str(tmp_path), "--depth-kind", "depth"]
+    assert handler(argv + extra) == 2
+    assert expected in one_line_error(capfd)
+    assert not out.exists()  # nothing started, nothing written
+
+
+def test_missing_model_exits_2_before_any_photo(installed_extension, tmp_path, sample_photo, capfd):
+    import bpy
+
+    if bpy.app.online_access:
+        pytest.skip("online access is on here: the worker would download the model")
+    handler = ext(installed_extension, "cli_command").handler
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(sample_photo, photos / "a.png")
+    out = tmp_path / "out"
+    capfd.readouterr()
+    argv = [str(photos), "-o", str(out), "--backend", "tiefenrausch"]
+    assert handler(argv + ["--model-dir", str(tmp_path / "no-models")]) == 2
+    line = one_line_error(capfd)
+    assert "tiefenrausch" in line and "Online access is off" in line
+    assert not out.exists()
+
+
+# --- a shard killed half-way --------------------------------------------------------------
+
+
+def test_killed_shard_leaves_summary_incomplete_until_rerun(
+    empty_scene, installed_extension, tmp_path, sample_photo, sample_depth
+):
+    """Shard 1 of 2 runs as a real process and is killed (with its worker) after its first
+    photo: the merged summary is not complete and names the photo it never reached; running
+    the shard again completes it."""
+    import signal
+    import time
+
+    handler = ext(installed_extension, "cli_command").handler
+    names = ["a.png", "b.png", "c.png", "d.png", "e.png", "f.png"]
+    photos, depth = make_folder(tmp_path, sample_photo, sample_depth, names)
+    (photos / "broken.jpg").unlink()
+    out = tmp_path / "out"
+    base = [str(photos), "-o", str(out), "--depth-dir", str(depth), "--depth-kind", "depth"]
+    base += ["--no-preview", "--mesh-mode", "torn"]
+    assert handler(base + ["--shard", "0", "--num-shards", "2"]) == 0
+
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"))
+    env["ONESHOT3D_WORKER_FAULT"] = "slow"  # 0.4 s per progress step: time to kill mid-photo
+    shard_file = out / "summary.shard-1-of-2.json"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "oneshot3d.py"), *base]
+        + ["--shard", "1", "--num-shards", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # its own process group: the kill takes its worker too
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if json.loads(shard_file.read_text())["photos"]:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        assert proc.poll() is None, "the shard ended before it could be killed"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    merged = read_summary(out)
+    shard1 = json.loads(shard_file.read_text())
+    assert [Path(p).name for p in shard1["planned"]] == ["b.png", "d.png", "f.png"]
+    done = {Path(p["photo"]).name for p in shard1["photos"]}
+    assert done == {"b.png"}
+    assert merged["shards"]["missing"] == [] and merged["total"] == 6
+    assert merged["complete"] is False
+    assert sorted(Path(p).name for p in merged["missing"]) == ["d.png", "f.png"]
+    assert merged["counts"]["ok"] == 4
+
+    assert handler(base + ["--shard", "1", "--num-shards", "2"]) == 0  # the farm retries it
+    merged = read_summary(out)
+    assert merged["complete"] is True and merged["missing"] == []
+    assert merged["counts"] == {"ok": 5, "failed": 0, "skipped": 1}  # b.png was done

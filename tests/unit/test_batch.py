@@ -431,6 +431,27 @@ def test_stale_lock_is_broken_and_fresh_lock_waits(tmp_path: Path):
     assert not lock.exists()
 
 
+def test_lock_of_a_dead_process_on_this_host_is_broken_at_once(tmp_path: Path):
+    """A shard killed while merging leaves summary.lock behind: the next merge must not wait
+    for it (nor give up) when its holder is a process of this machine that is gone."""
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    Summary(out, 0, 2).record("a.jpg", "ok")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = _touch(out / LOCK_NAME, f"{socket.gethostname()} {dead.pid}\n".encode())
+    t0 = time.monotonic()
+    merged = merge_summaries(out, 2, timeout=5.0)
+    assert merged is not None and time.monotonic() - t0 < 5.0
+    assert not lock.exists()
+    # A live holder (this test's parent) is waited for.
+    _touch(out / LOCK_NAME, f"{socket.gethostname()} {os.getppid()}\n".encode())
+    assert merge_summaries(out, 2, timeout=0.2) is None
+
+
 def test_write_json_atomic_replaces(tmp_path: Path):
     target = tmp_path / "x.json"
     write_json_atomic(target, {"a": 1})
