@@ -84,9 +84,10 @@ def build_mesh(item: Any, args: argparse.Namespace, keywords: dict[str, Any]) ->
     """The photo's MeshData, built by the worker exactly as the import builds it."""
     from ..pipeline.mesh_data import MeshData
     from ..pipeline.worker_client import State
+    from . import import_photo
     from .import_photo import offline_hint, pipeline_job, wait_sync
 
-    job = pipeline_job(
+    job = import_photo.last_job = pipeline_job(
         bpy.context,
         keywords,
         network_backend=keywords["depth_backend"] != "FILE",
