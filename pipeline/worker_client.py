@@ -239,8 +239,8 @@ class WorkerJob:
         self._fail(
             "WorkerStalled",
             f"The worker gave no sign of life for {silent:.0f} s{stage} (stopped or hung) "
-            f"and was ended; nothing was built (the limit is ${STALL_TIMEOUT_ENV} = "
-            f"{self.stall_timeout:g} s).",
+            f"and was ended; nothing was built (limit {self.stall_timeout:g} s: the batch's "
+            f"--worker-timeout, or ${STALL_TIMEOUT_ENV}).",
         )
 
     def _parse(self, line: str) -> dict[str, Any] | None:

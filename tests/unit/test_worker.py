@@ -167,7 +167,8 @@ def test_watchdog_ends_a_stopped_worker_and_cleans_up():
     waited = time.monotonic() - stopped_at
     assert state is State.FAILED and job.error_kind == "WorkerStalled"
     assert "no sign of life" in job.report() and "stopped or hung" in job.report()
-    assert 2.0 <= waited < 30.0
+    # Silence counts from the last line, which came at most one heartbeat before the stop.
+    assert 1.0 <= waited < 30.0
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # killed and reaped
     assert not job.temp_dir.exists()
