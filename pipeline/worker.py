@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ FAULT_ENV = "ONESHOT3D_WORKER_FAULT"
 EXIT_OK = 0
 EXIT_PIPELINE_ERROR = 2
 EXIT_UNEXPECTED = 3
+EXIT_ORPHANED = 4
 HEARTBEAT_SECONDS = 1.0
 
 
@@ -62,18 +64,33 @@ class Emitter:
             self.stream.flush()
 
 
+def _orphaned(output_dir: str | None) -> None:
+    """The parent (Blender, a batch shard) is gone -- killed by a farm manager, say: nobody
+    will read the result, so stop now and remove the job folder the parent would have."""
+    if output_dir:
+        shutil.rmtree(output_dir, ignore_errors=True)
+    os._exit(EXIT_ORPHANED)
+
+
 @contextlib.contextmanager
-def heartbeat(emit: Emitter, interval: float = HEARTBEAT_SECONDS) -> Any:
+def heartbeat(
+    emit: Emitter, interval: float = HEARTBEAT_SECONDS, output_dir: str | None = None
+) -> Any:
     """Send ``alive`` lines from a daemon thread while the body runs: a long stage without
-    progress (a big photo's meshing) is not mistaken for a hung worker; a stopped one is."""
+    progress (a big photo's meshing) is not mistaken for a hung worker; a stopped one is.
+    When the parent has died (re-parented, or the pipe is closed) the worker ends itself and
+    removes ``output_dir`` instead of computing for no one."""
     stop = threading.Event()
+    parent = os.getppid()
 
     def beat() -> None:
         while not stop.wait(interval):
+            if os.getppid() != parent:
+                _orphaned(output_dir)
             try:
                 emit("alive")
-            except (OSError, ValueError):  # the parent closed the pipe: nothing to tell
-                return
+            except (OSError, ValueError):  # the parent closed the pipe: it is gone
+                _orphaned(output_dir)
 
     thread = threading.Thread(target=beat, name="oneshot3d-heartbeat", daemon=True)
     thread.start()
@@ -82,6 +99,8 @@ def heartbeat(emit: Emitter, interval: float = HEARTBEAT_SECONDS) -> Any:
     finally:
         stop.set()
         thread.join(timeout=interval + 1.0)
+        if os.getppid() != parent:  # the main thread got there first (a write to the
+            _orphaned(output_dir)  # closed pipe failed the job)
 
 
 def write_npz_atomic(mesh: Any, path: Path) -> None:
@@ -249,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return EXIT_UNEXPECTED
             job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-            with heartbeat(emit):
+            with heartbeat(emit, output_dir=job.get("output_dir")):
                 return run_job(job, emit)
         except CancelledError as e:
             emit("error", kind="CancelledError", message=str(e) or "Cancelled")

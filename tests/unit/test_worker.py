@@ -208,3 +208,51 @@ def test_heartbeat_lines_while_a_job_runs():
     assert job.state is State.DONE, job.details()
     assert "alive" in kinds and kinds[-1] == "done"
     job.release()
+
+
+ORPHAN_PARENT = """
+import json, sys, time
+from pipeline.worker_client import build_job
+job = build_job(json.loads(sys.argv[1]), env={"ONESHOT3D_WORKER_FAULT": "slow"}).start()
+while job.progress.stage in ("start", "read"):
+    job.poll()
+    time.sleep(0.02)
+print(json.dumps({"pid": job.pid, "temp_dir": str(job.temp_dir)}), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="re-parenting of orphans is POSIX behaviour")
+def test_worker_whose_parent_is_killed_ends_itself_and_removes_its_folder():
+    """A batch shard killed with SIGKILL cannot end its worker or remove the job folder: the
+    worker notices (heartbeat: parent gone) and does both itself."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(SAMPLES.parent))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_PARENT, json.dumps(sample_settings())],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        info = json.loads(parent.stdout.readline())
+    finally:
+        parent.kill()
+        parent.wait()
+    pid, temp_dir = info["pid"], Path(info["temp_dir"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and temp_dir.exists():
+        time.sleep(0.1)
+    assert not temp_dir.exists()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the orphaned worker kept running")
