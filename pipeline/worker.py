@@ -15,7 +15,8 @@ depth-cache statistics), ``error`` (kind = exception class, message), ``probe``,
 client's watchdog ends a child that stays silent: stopped or wedged). Anything
 else a library prints goes to stderr (stdout is redirected there while the job runs), so the
 protocol stream stays parseable. Exit status: 0 done, 2 a PipelineError (the user can fix
-it), 3 an unexpected error (details and traceback on stderr).
+it), 3 an unexpected error (details and traceback on stderr), 4 the parent died (the worker
+removed its job folder and stopped: nobody would read the result).
 
 The result is an uncompressed ``result.npz`` (``MeshData.save_npz``) written to a temporary
 name and renamed, so the parent never reads half a file.
