@@ -1,11 +1,18 @@
 """The headless batch in bpy: every photo of a folder (or one photo) to a .blend, a preview and
 one video per camera preset, with a summary, sharding and resume (planning: pipeline.batch).
 
-Per photo, in a fresh empty scene: pipeline (read, depth, LDI mesh) -> scene objects -> preview
-still from the rest camera -> first preset keyed -> .blend saved -> one video per preset. A
-photo that fails is recorded with its reason and the batch moves on; the exit code is 1 when
-any photo failed. Outputs are renamed into place only when complete, so a re-run after a crash
-skips exactly the photos whose outputs all exist (unless --overwrite).
+Before any photo: every global option is checked (operators.cli_args.validate_args), the
+photo list is planned (pipeline.batch.plan_batch: output folder not among the photos, some
+photos found) and the depth network's model files are found; any problem ends the command with
+one line and exit code 2.
+
+Per photo, in a fresh empty scene: pipeline in the worker process (the import's machinery:
+operators.import_photo.pipeline_job -- vendored torch, model fetching, depth cache, watchdog)
+-> scene objects -> preview still from the rest camera -> first preset keyed -> .blend saved
+-> one video per preset. A photo that fails is recorded with its reason and the batch moves
+on; the exit code is 1 when any photo failed. Outputs are renamed into place only when
+complete, so a re-run after a crash skips exactly the photos whose outputs all exist (unless
+--overwrite).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 
 import bpy
 
-from .cli_args import pipeline_keywords, presets_of
+from .cli_args import network_backend, pipeline_keywords, validate_args
 
 PREVIEW_LONG_SIDE = 1024
 
@@ -30,47 +37,74 @@ def log(message: str, error: bool = False) -> None:
     print(f"oneshot3d: {message}", file=sys.stderr if error else sys.stdout, flush=True)
 
 
+class PhotoError(Exception):
+    """One photo failed in the worker; ``kind`` is the worker's error class (ImageReadError,
+    WorkerStalled, ...), recorded in the summary as ``kind: message``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 def plan(args: argparse.Namespace, presets: list[str]) -> list[Any]:
-    """This shard's BatchItems, with names, outputs, resume state and paired depth maps (the
-    pieces of pipeline.batch; a run without presets is done when its .blend exists)."""
-    from ..pipeline import batch
-    from ..pipeline.errors import SettingsError
+    """This shard's BatchItems (pipeline.batch.plan_batch, the one planner)."""
+    from ..pipeline.batch import plan_batch
 
-    source = Path(args.photo)
-    if args.depth and source.is_dir():
-        raise SettingsError(
-            f"--depth names one depth file but '{source}' is a folder; use --depth-dir for folders."
-        )
-    depth_dir = args.depth_dir or None
-    exclude = [args.output]
-    if depth_dir is not None and not _contains(Path(depth_dir), source):
-        exclude.append(depth_dir)  # a separate depth folder never holds photos
-    photos = batch.discover_photos(source, exclude=exclude)
-    if not photos:
-        log(f"no photos found in '{source}'", error=True)
-    root = source if source.is_dir() else source.parent
-    names = batch.output_names(photos, root)
-    all_items = [
-        batch.BatchItem(i, p, names[p], batch.output_paths(args.output, p, presets, names[p]))
-        for i, p in enumerate(photos)
-    ]
-    items = batch.shard(all_items, args.shard, args.num_shards)
-    for item in items:
-        item.done = not args.overwrite and batch.is_done(item.outputs)
-        if args.depth:
-            item.depth = Path(args.depth)
-        elif depth_dir is not None:
-            item.depth = batch.depth_for(item.photo, depth_dir, root)
-    return items
+    return plan_batch(
+        args.photo,
+        args.output,
+        presets,
+        args.shard,
+        args.num_shards,
+        overwrite=args.overwrite,
+        depth_dir=args.depth_dir or None,
+        depth_file=args.depth or None,
+    )
 
 
-def _contains(folder: Path, path: Path) -> bool:
-    """Whether ``path`` is ``folder`` or lies inside it (depth maps kept beside the photos)."""
+def check_models(args: argparse.Namespace, items: list[Any]) -> None:
+    """The depth network's model files, once, before any photo (a missing model would fail
+    every photo one by one)."""
+    from .import_photo import check_models as check
+
+    backends = {network_backend(args, item.depth) for item in items if not item.done}
+    for backend in sorted(b for b in backends if b):
+        check(bpy.context, backend, args.model_dir or None)
+
+
+def save_blend(path: Path) -> None:
+    """Save via a temporary name and rename, so a crash never leaves a half-written .blend."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part.blend")
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False, copy=True, compress=False)
+    os.replace(tmp, path)
+
+
+def build_mesh(item: Any, args: argparse.Namespace, keywords: dict[str, Any]) -> Any:
+    """The photo's MeshData, built by the worker exactly as the import builds it."""
+    from ..pipeline.mesh_data import MeshData
+    from ..pipeline.worker_client import State
+    from . import import_photo
+    from .import_photo import offline_hint, pipeline_job, wait_sync
+
+    job = import_photo.last_job = pipeline_job(
+        bpy.context,
+        keywords,
+        network_backend=keywords["depth_backend"] != "FILE",
+        model_dir=args.model_dir or None,
+        device=args.device,
+        stall_timeout=args.worker_timeout,
+    )
+    job.start()
     try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+        wait_sync(job, prefix=f"oneshot3d: {item.name}:")
+        if job.state is not State.DONE:
+            if job.state is State.FAILED and job.error_kind not in ("", "SettingsError"):
+                print(job.details(), file=sys.stderr, flush=True)
+            raise PhotoError(job.error_kind or "WorkerError", job.report() + offline_hint(job))
+        return MeshData.load_npz(job.result["result"]), dict(job.result.get("timings") or {})
+    finally:
+        job.release()
 
 
 @contextmanager
@@ -86,12 +120,10 @@ def process_photo(
     item: Any, args: argparse.Namespace, presets: list[str], timings: dict[str, float]
 ) -> list[Path]:
     """Every output for one photo; raises on failure (the caller records the reason)."""
-    from ..pipeline.build import build_photo
     from ..pipeline.errors import DepthFileError
     from ..pipeline.settings import PipelineSettings
     from . import scene_build
     from .animate_camera import animate_photo
-    from .headless import save_blend
     from .render import render_animation, render_still
 
     if args.depth_dir and item.depth is None and not args.backend:
@@ -100,10 +132,11 @@ def process_photo(
             f"{item.photo.stem}, {item.photo.stem}_depth, ... as .npy/.exr/.tif/.png); "
             "add one or pass --backend to estimate depth."
         )
-    settings = PipelineSettings.from_keywords(pipeline_keywords(args, item.photo, item.depth))
+    keywords = pipeline_keywords(args, item.photo, item.depth)
+    settings = PipelineSettings.from_keywords(keywords)
     bpy.ops.wm.read_homefile(use_empty=True)
-    mesh = build_photo(settings)
-    timings.update({k: float(v) for k, v in (mesh.timings or {}).items()})
+    mesh, worker_timings = build_mesh(item, args, keywords)
+    timings.update({k: float(v) for k, v in worker_timings.items()})
     for warning in mesh.warnings:
         log(f"{item.photo}: warning: {warning}")
     with timed(timings, "scene"):
@@ -181,14 +214,15 @@ def run_batch(args: argparse.Namespace) -> int:
     from ..pipeline.errors import PipelineError
 
     try:
-        presets = batch.normalise_presets(presets_of(args))
-        if args.frames < 2:
-            raise batch.SettingsError(f"--frames = {args.frames}: must be at least 2.")
+        presets = validate_args(args)
         items = plan(args, presets)
+        check_models(args, items)
         summary = batch.Summary(
             args.output,
             args.shard,
             args.num_shards,
+            planned=[item.photo for item in items],
+            total=items[0].total if items else None,
             meta={
                 "source": os.fspath(Path(args.photo).resolve()),
                 "presets": presets,
@@ -218,8 +252,9 @@ def run_batch(args: argparse.Namespace) -> int:
         except Exception as e:  # one bad photo must not stop the batch: record and go on
             timings["total"] = time.perf_counter() - t0
             _remove_partials(item.outputs.folder)
-            summary.record(item.photo, "failed", timings=timings, error=e, **common)
-            log(f"{item.photo}: FAILED: {type(e).__name__}: {e}", error=True)
+            error = f"{getattr(e, 'kind', type(e).__name__)}: {e}"
+            summary.record(item.photo, "failed", timings=timings, error=error, **common)
+            log(f"{item.photo}: FAILED: {error}", error=True)
             continue
         timings["total"] = time.perf_counter() - t0
         summary.record(item.photo, "ok", outputs, timings=timings, **common)

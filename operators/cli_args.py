@@ -4,12 +4,22 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
 # The depth network used when neither --depth, --depth-dir nor --backend says otherwise.
 DEFAULT_BACKEND = "depth-anything-v2-small"
 ENGINES = ("CYCLES", "EEVEE", "WORKBENCH")
+
+# Ranges shared by the command line and the operators (operators.render uses these for its
+# properties; a test holds the animation operator and the panel's properties to them).
+RESOLUTION_SCALE_RANGE = (1.0, 400.0)  # percent of the photo's size
+SAMPLES_RANGE = (1, 65536)
+FRAMES_RANGE = (2, 1_000_000)
+# Seconds without any line from the worker before it is taken to be hung (stopped, stuck):
+# the worker sends a heartbeat every few seconds while it is busy.
+WORKER_TIMEOUT_DEFAULT = 120.0
 
 
 def _upper(value: str) -> str:
@@ -114,7 +124,63 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
     batch.add_argument(
         "--overwrite", action="store_true", help="redo photos whose outputs already exist"
     )
+    batch.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=WORKER_TIMEOUT_DEFAULT,
+        help="seconds without a sign of life from the depth/mesh worker before it is ended "
+        f"and the photo fails (default {WORKER_TIMEOUT_DEFAULT:g}; 0 = wait forever)",
+    )
     return parser
+
+
+def _check_range(name: str, value: float, lo: float, hi: float, unit: str = "") -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{name} = {value}: must be a number between {lo:g} and {hi:g}{unit}."
+    if not lo <= value <= hi:
+        return f"{name} = {value:g}: must be between {lo:g} and {hi:g}{unit}."
+    return None
+
+
+def validate_args(args: argparse.Namespace) -> list[str]:
+    """Every global option checked before any photo is touched: the normalised presets, or
+    SettingsError naming the first problem (the command exits 2 with that one line).
+
+    Per-photo settings are the pipeline's (``PipelineSettings.validate``, with a placeholder
+    photo) and the depth backend must be one the pipeline knows."""
+    from ..pipeline.batch import normalise_presets
+    from ..pipeline.depth.cache import BACKEND_MODULES
+    from ..pipeline.errors import SettingsError
+    from ..pipeline.settings import PipelineSettings
+
+    presets = normalise_presets(presets_of(args))
+    problems = [
+        _check_range("--resolution-scale", args.resolution_scale, *RESOLUTION_SCALE_RANGE, " %"),
+        _check_range("--samples", args.samples, *SAMPLES_RANGE),
+        _check_range("--frames", args.frames, *FRAMES_RANGE),
+        _check_range("--interaxial", args.interaxial, 0.0, 1e6),
+        _check_range("--amplitude-scale", args.amplitude_scale, 0.0, 100.0),
+        _check_range("--worker-timeout", args.worker_timeout, 0.0, 1e7, " s"),
+    ]
+    if args.amplitude_scale == 0:
+        problems.append("--amplitude-scale = 0: must be more than 0 (1 = the presets' defaults).")
+    for problem in problems:
+        if problem:
+            raise SettingsError(problem)
+    if args.backend and args.backend.upper() != "FILE" and args.backend not in BACKEND_MODULES:
+        raise SettingsError(
+            f"--backend {args.backend!r}: unknown depth backend; choose one of: "
+            f"{', '.join(sorted(BACKEND_MODULES))}."
+        )
+    PipelineSettings.from_keywords(pipeline_keywords(args, Path("photo.jpg")))
+    return presets
+
+
+def network_backend(args: argparse.Namespace, depth: Path | None) -> str | None:
+    """The depth network a photo with paired depth file ``depth`` (or None) uses, or None when
+    it is read from a file (``pipeline_keywords``' rule)."""
+    backend = pipeline_keywords(args, Path("photo.jpg"), depth)["depth_backend"]
+    return None if backend == "FILE" else str(backend)
 
 
 def presets_of(args: argparse.Namespace) -> list[str]:

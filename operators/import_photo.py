@@ -152,19 +152,7 @@ class JobOperator:
     def _run_sync(self, context: bpy.types.Context) -> OperatorResult:
         job = self._job
         assert job is not None
-        cancel_event.clear()
-        last = ""
-        while not job.state.finished:
-            for message in job.poll():
-                if message["type"] == "progress" and message.get("message") != last:
-                    last = str(message.get("message"))
-                    print(
-                        f"[oneshot3d] {100 * float(message['fraction']):3.0f}% {last}", flush=True
-                    )
-            if cancel_event.is_set():
-                job.cancel()
-                break
-            time.sleep(0.05)
+        wait_sync(job)
         return self._finish(context)
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorResult:
@@ -246,6 +234,27 @@ class JobOperator:
             self._job = None
 
 
+def wait_sync(job: "WorkerJob", prefix: str = "[oneshot3d]") -> None:
+    """Wait for a started job in the foreground (background mode, scripts, the batch): progress
+    lines to the console; ``cancel_event``, Ctrl-C or any error ends the child first. The
+    client's watchdog fails a job whose worker stays silent (stopped or hung)."""
+    cancel_event.clear()
+    last = ""
+    try:
+        while not job.state.finished:
+            for message in job.poll():
+                if message["type"] == "progress" and message.get("message") != last:
+                    last = str(message.get("message"))
+                    print(f"{prefix} {100 * float(message['fraction']):3.0f}% {last}", flush=True)
+            if cancel_event.is_set():
+                job.cancel()
+                break
+            time.sleep(0.05)
+    except BaseException:  # KeyboardInterrupt included: never leave the worker running
+        job.cancel()
+        raise
+
+
 def _redraw_sidebars(context: bpy.types.Context) -> None:
     screen = context.screen
     if screen is None:
@@ -256,18 +265,25 @@ def _redraw_sidebars(context: bpy.types.Context) -> None:
 
 
 def pipeline_job(
-    context: bpy.types.Context, keywords: dict[str, Any], network_backend: bool
+    context: bpy.types.Context,
+    keywords: dict[str, Any],
+    network_backend: bool,
+    model_dir: str | None = None,
+    device: str | None = None,
+    stall_timeout: float | None = None,
 ) -> "WorkerJob":
     """A worker job that builds ``keywords`` (PipelineSettings fields) with the preferences'
-    device and model folder, the extension's depth cache and vendored environment."""
+    device and model folder (``model_dir`` / ``device`` override them: the batch's
+    --model-dir / --device), the extension's depth cache and vendored environment.
+    ``stall_timeout``: the watchdog's limit (None = ``$ONESHOT3D_WORKER_TIMEOUT`` or 120 s)."""
     from ..pipeline.settings import PipelineSettings
     from ..pipeline.worker_client import build_job
 
     prefs = preferences(context)
     models = model_folder(context)
     keywords = dict(keywords)
-    keywords["model_dir"] = str(models)
-    keywords["device"] = prefs.device.lower() if prefs is not None else "cpu"
+    keywords["model_dir"] = model_dir or str(models)
+    keywords["device"] = device or (prefs.device.lower() if prefs is not None else "cpu")
     PipelineSettings.from_keywords(keywords)  # fail fast, in Blender, with the settings' message
     env = {}
     fault = os.environ.get("ONESHOT3D_WORKER_FAULT")
@@ -280,7 +296,32 @@ def pipeline_job(
         model_cache_dir=models,
         allow_download=bool(bpy.app.online_access) and network_backend,
         env=env,
+        stall_timeout=stall_timeout,
     )
+
+
+def check_models(context: bpy.types.Context, backend: str, model_dir: str | None = None) -> None:
+    """Raise ModelError (with the offline hint) when ``backend``'s model files are neither in
+    the model folders nor downloadable now; the worker fetches them (the same rule) when they
+    can be downloaded. Imports the backend's module, never torch."""
+    from ..pipeline.depth.cache import backend_for
+    from ..pipeline.errors import ModelError
+    from ..pipeline.models import get_info, resolve_model
+
+    folder = model_folder(context)
+    for name in backend_for(backend).models:
+        try:
+            resolve_model(name, model_dir or str(folder), folder)
+        except ModelError as e:
+            if bpy.app.online_access and get_info(name).pinned:
+                continue  # the worker downloads it
+            hint = (
+                " Online access is off (Preferences > System > Network, or --online-mode): "
+                "allow it to download models, or put the files into the model folder."
+                if not bpy.app.online_access
+                else ""
+            )
+            raise ModelError(f"{e}{hint}") from None
 
 
 def preferred_backend(context: bpy.types.Context) -> str:

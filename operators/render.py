@@ -3,22 +3,35 @@ stereo, with settings suited to an unlit photo (few samples, no denoising, persi
 
 Headless renders write to a temporary name and rename into place when complete, so a crash
 never leaves a full-size but truncated video behind (the batch runner's resume relies on it).
+
+An animation render is three steps, shared by both ways of running it: ``begin_animation``
+(engine, output, stereo, size, temporary names), Blender's own render, ``end_animation``
+(rename or encode, restore the scene's size, remove temporaries). The Render operator
+
+* in the UI (invoked from the panel's button) starts Blender's Render Animation job
+  (``render.render('INVOKE_DEFAULT', animation=True)``: the render window with its progress,
+  Esc cancels) and returns at once; ``RenderWatch``'s handlers note how the job ended and a
+  modal timer runs ``end_animation`` in the main thread once the job is gone;
+* in background mode and from scripts (EXEC) renders synchronously (``render_animation``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ..panels.animation import ENGINE_ITEMS, FORMAT_ITEMS
 from . import compat
+from .cli_args import RESOLUTION_SCALE_RANGE, SAMPLES_RANGE
 from .typing_helpers import OperatorResult
 
 # Blender's engine identifiers per our name, newest first (EEVEE was BLENDER_EEVEE_NEXT in
@@ -172,6 +185,77 @@ def render_still(
     return path
 
 
+@dataclass
+class AnimationJob:
+    """What ``begin_animation`` changed and must undo, and where the frames go."""
+
+    scene: bpy.types.Scene
+    path: Path
+    file_format: str
+    saved_size: tuple[int, int, int]  # resolution x, y, percentage: the photo's own size
+    part: Path | None = None  # MP4: the temporary name the movie is written to
+    frames_dir: Path | None = None  # stereo MP4: side-by-side PNG frames, encoded at the end
+
+
+def begin_animation(
+    scene: bpy.types.Scene,
+    path: Path,
+    file_format: str = "MP4",
+    engine: str = "CYCLES",
+    samples: int = 16,
+    scale_percent: float = 100.0,
+    stereo: bool = False,
+    interaxial: float = 0.0,
+) -> AnimationJob:
+    """Set the scene up to render its frame range to ``path`` (see ``render_animation``)."""
+    configure_engine(scene, engine, samples)
+    configure_output(scene, file_format)
+    configure_stereo(scene, scene.camera, stereo, interaxial)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    r = scene.render
+    job = AnimationJob(
+        scene, path, file_format, (r.resolution_x, r.resolution_y, r.resolution_percentage)
+    )
+    r.resolution_x, r.resolution_y = output_size(scene, scale_percent, even=file_format == "MP4")
+    r.resolution_percentage = 100
+    if file_format == "MP4" and stereo:
+        # Blender's movie writer only writes one file per eye; render side-by-side PNG frames
+        # and encode those at the end instead.
+        job.frames_dir = Path(tempfile.mkdtemp(prefix="oneshot3d_sbs_"))
+        configure_output(scene, "PNG")
+        configure_stereo(scene, scene.camera, True, interaxial)
+        r.filepath = str(job.frames_dir / "f_####")
+    elif file_format == "MP4":
+        job.part = path.with_name(path.stem + ".part" + path.suffix)
+        r.filepath = str(job.part)
+    else:
+        r.filepath = str(path.with_suffix("")) + "_####"
+    return job
+
+
+def end_animation(job: AnimationJob, completed: bool) -> Path:
+    """Finish a render that ``begin_animation`` set up: when ``completed``, move (or encode)
+    the video into place; always restore the scene's size, stereo off, temporaries removed."""
+    scene = job.scene
+    r = scene.render
+    try:
+        if completed and job.frames_dir is not None:
+            r.resolution_x, r.resolution_y, r.resolution_percentage = job.saved_size
+            r.use_multiview = False
+            encode_images(scene, sorted(job.frames_dir.glob("f_*.png")), job.path)
+        elif completed and job.part is not None:
+            os.replace(job.part, job.path)
+    finally:
+        r.resolution_x, r.resolution_y, r.resolution_percentage = job.saved_size
+        r.use_multiview = False
+        if job.part is not None and job.part.exists():
+            job.part.unlink()
+        if job.frames_dir is not None:
+            shutil.rmtree(job.frames_dir, ignore_errors=True)
+    return job.path
+
+
 def render_animation(
     scene: bpy.types.Scene,
     path: Path,
@@ -182,37 +266,77 @@ def render_animation(
     stereo: bool = False,
     interaxial: float = 0.0,
 ) -> Path:
-    """Render the scene's frame range. MP4: ``path`` is the video, written to a temporary name
-    and renamed when complete. PNG: ``path`` is the prefix (``name_####.png`` files)."""
-    configure_engine(scene, engine, samples)
-    configure_output(scene, file_format)
-    configure_stereo(scene, scene.camera, stereo, interaxial)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    size = output_size(scene, scale_percent, even=file_format == "MP4")
+    """Render the scene's frame range synchronously (background mode, scripts, the batch).
+    MP4: ``path`` is the video, written to a temporary name and renamed when complete. PNG:
+    ``path`` is the prefix (``name_####.png`` files)."""
+    job = begin_animation(
+        scene, path, file_format, engine, samples, scale_percent, stereo, interaxial
+    )
     try:
-        with render_size(scene, size):
-            if file_format == "MP4" and stereo:
-                # Blender's movie writer only writes one file per eye; render side-by-side
-                # PNG frames and encode those instead.
-                with tempfile.TemporaryDirectory(prefix="oneshot3d_sbs_") as tmp_dir:
-                    configure_output(scene, "PNG")
-                    configure_stereo(scene, scene.camera, True, interaxial)
-                    scene.render.filepath = str(Path(tmp_dir) / "f_####")
-                    _render(scene, animation=True)
-                    frames = sorted(Path(tmp_dir).glob("f_*.png"))
-                    encode_images(scene, frames, path)
-            elif file_format == "MP4":
-                tmp = path.with_name(path.stem + ".part" + path.suffix)
-                scene.render.filepath = str(tmp)
-                _render(scene, animation=True)
-                os.replace(tmp, path)
-            else:
-                scene.render.filepath = str(path.with_suffix("")) + "_####"
-                _render(scene, animation=True)
-    finally:
-        scene.render.use_multiview = False
-    return path
+        _render(scene, animation=True)
+    except BaseException:
+        end_animation(job, completed=False)
+        raise
+    return end_animation(job, completed=True)
+
+
+class RenderWatch:
+    """Blender's own Render Animation job (non-blocking) for an ``AnimationJob``: handlers
+    note whether the job completed or was cancelled (they run in the render thread, so they
+    only take notes); ``finish`` runs ``end_animation`` from the main thread."""
+
+    def __init__(self, job: AnimationJob) -> None:
+        self.job = job
+        self.outcome: list[str] = []
+        self._handlers: list[tuple[list[Callable[..., None]], Callable[..., None]]] = []
+
+    def start(self) -> set[str]:
+        """Start the render job; Blender's result: RUNNING_MODAL (the job runs, poll
+        ``running``), FINISHED (it ran to the end at once: background mode) or CANCELLED."""
+        for handlers, note in (
+            (bpy.app.handlers.render_complete, "complete"),
+            (bpy.app.handlers.render_cancel, "cancel"),
+        ):
+
+            def handler(*_args: Any, note: str = note) -> None:
+                self.outcome.append(note)
+
+            handlers.append(handler)
+            self._handlers.append((handlers, handler))
+        try:
+            result = bpy.ops.render.render(
+                "INVOKE_DEFAULT", animation=True, scene=self.job.scene.name
+            )
+        except RuntimeError:
+            self._remove_handlers()
+            raise
+        return set(result)
+
+    @property
+    def running(self) -> bool:
+        return bool(bpy.app.is_job_running("RENDER"))
+
+    @property
+    def completed(self) -> bool:
+        return "complete" in self.outcome and "cancel" not in self.outcome
+
+    def finish(self) -> tuple[bool, Path]:
+        """(completed, path) once the job is gone; the scene is restored either way."""
+        self._remove_handlers()
+        completed = self.completed
+        return completed, end_animation(self.job, completed)
+
+    def _remove_handlers(self) -> None:
+        for handlers, handler in self._handlers:
+            if handler in handlers:
+                handlers.remove(handler)
+        self._handlers.clear()
+
+
+def nonblocking(context: bpy.types.Context) -> bool:
+    """Whether an invoked Render runs as Blender's Render Animation job (the UI) rather than
+    synchronously (background mode: no event loop would ever finish it)."""
+    return not bpy.app.background and context.window is not None
 
 
 def encode_images(scene: bpy.types.Scene, frames: list[Path], path: Path) -> Path:
@@ -260,34 +384,110 @@ class ONESHOT3D_OT_render(bpy.types.Operator):
     filepath: StringProperty(name="Output", default="//render/3dphoto.mp4", subtype="FILE_PATH")
     file_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="MP4")
     engine: EnumProperty(name="Engine", items=ENGINE_ITEMS, default="CYCLES")
-    samples: IntProperty(name="Samples", default=16, min=1, max=65536)
-    resolution_scale: FloatProperty(name="Resolution %", default=100.0, min=1.0, max=400.0)
+    samples: IntProperty(name="Samples", default=16, min=SAMPLES_RANGE[0], max=SAMPLES_RANGE[1])
+    resolution_scale: FloatProperty(
+        name="Resolution %",
+        default=100.0,
+        min=RESOLUTION_SCALE_RANGE[0],
+        max=RESOLUTION_SCALE_RANGE[1],
+    )
     stereo: BoolProperty(name="Side-by-Side Stereo", default=False)
     interaxial: FloatProperty(name="Interaxial", default=0.0, min=0.0)
+
+    _watch: RenderWatch | None = None
+    _timer: Any = None
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         return context.scene is not None and context.scene.camera is not None
 
-    def execute(self, context: bpy.types.Context) -> OperatorResult:
+    def output_path(self) -> Path:
         path = Path(bpy.path.abspath(self.filepath))
         if self.file_format == "MP4" and path.suffix.lower() != ".mp4":
             path = path.with_suffix(".mp4")
+        return path
+
+    def settings(self) -> tuple[str, str, int, float, bool, float]:
+        return (
+            str(self.file_format),
+            str(self.engine),
+            int(self.samples),
+            float(self.resolution_scale),
+            bool(self.stereo),
+            float(self.interaxial),
+        )
+
+    def execute(self, context: bpy.types.Context) -> OperatorResult:
+        """Synchronous: background mode, scripts (EXEC_DEFAULT), redo."""
+        path = self.output_path()
         scene = context.scene
         assert scene is not None
         try:
-            render_animation(
-                scene,
-                path,
-                self.file_format,
-                self.engine,
-                self.samples,
-                self.resolution_scale,
-                self.stereo,
-                self.interaxial,
-            )
+            render_animation(scene, path, *self.settings())
         except (RuntimeError, ValueError, OSError) as e:
             self.report({"ERROR"}, f"Render failed: {e}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Rendered {path}")
+        return {"FINISHED"}
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorResult:
+        """The panel's button: Blender's Render Animation job in the UI, so Blender stays
+        responsive and Esc cancels; synchronous in background mode."""
+        if not nonblocking(context):
+            return self.execute(context)
+        scene = context.scene
+        assert scene is not None
+        try:
+            job = begin_animation(scene, self.output_path(), *self.settings())
+        except (RuntimeError, ValueError, OSError) as e:
+            self.report({"ERROR"}, f"Render failed: {e}")
+            return {"CANCELLED"}
+        watch = RenderWatch(job)
+        try:
+            result = watch.start()
+        except RuntimeError as e:  # another render is running, no camera, ...
+            end_animation(job, completed=False)
+            self.report({"ERROR"}, f"Render failed: {e}")
+            return {"CANCELLED"}
+        self._watch = watch
+        if "RUNNING_MODAL" not in result:
+            return self._end()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.25, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> OperatorResult:
+        # Everything passes through: Blender's render window handles Esc and shows progress.
+        if event.type == "TIMER" and self._watch is not None and not self._watch.running:
+            self._remove_timer(context)
+            return self._end()
+        return {"PASS_THROUGH"}
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender ends the operator (file loaded, quitting): restore the scene, no video."""
+        self._remove_timer(context)
+        if self._watch is not None:
+            self._watch.outcome.append("cancel")
+            self._watch.finish()
+            self._watch = None
+
+    def _remove_timer(self, context: bpy.types.Context) -> None:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+
+    def _end(self) -> OperatorResult:
+        watch = self._watch
+        assert watch is not None
+        self._watch = None
+        try:
+            completed, path = watch.finish()
+        except (RuntimeError, ValueError, OSError) as e:
+            self.report({"ERROR"}, f"Render failed: {e}")
+            return {"CANCELLED"}
+        if not completed:
+            self.report({"WARNING"}, "Render cancelled")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Rendered {path}")
         return {"FINISHED"}

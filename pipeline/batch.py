@@ -21,11 +21,16 @@ Summaries when shards share one output folder: shard i of n writes only its own
 ``summary.shard-<i>-of-<n>.json`` (atomically: temporary file + rename, after every photo),
 then merges all ``summary.shard-*-of-<n>.json`` files into ``summary.json`` while holding
 ``summary.lock`` (created with O_EXCL, so two machines on a shared disk cannot both hold it;
-a lock older than :data:`STALE_LOCK_SECONDS` is taken to be left by a crashed shard and broken).
+a lock older than :data:`STALE_LOCK_SECONDS`, or held by a process of this machine that no
+longer exists, is taken to be left by a crashed shard and broken).
 Because every shard file write is followed by a merge and merges are serialised, the last merge
 sees every shard's last write: ``summary.json`` ends complete however the shards interleave.
 Shard files of another shard count are ignored. A single, unsharded run writes
 ``summary.json`` directly. :func:`merge_summaries` redoes the merge on demand.
+
+Every summary lists the photos its shard planned ("planned") and those of them without a
+result yet ("missing"); "complete" is true only when every shard has reported and nothing is
+missing, so a shard killed half-way (or still running) is never reported as finished.
 """
 
 from __future__ import annotations
@@ -307,6 +312,34 @@ class BatchItem:
     outputs: OutputPaths
     done: bool = False  # every output already there (skip unless overwriting)
     depth: Path | None = None
+    total: int = 0  # photos in all shards together
+
+
+def _inside(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is ``folder`` or lies inside it (after resolving links)."""
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+        return True
+    except ValueError:
+        return False
+
+
+def check_output_folder(source: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> None:
+    """Refuse an output folder that would mix our outputs (and the marker that hides a folder
+    from later runs) into the user's photos: the photo folder itself or a folder inside it; for
+    a single photo, the folder that holds it."""
+    src = Path(source)
+    folder = src if src.is_dir() else src.parent
+    if src.is_dir() and _inside(out_dir, folder):
+        raise SettingsError(
+            f"--output '{out_dir}' is inside the photo folder '{folder}'; choose an output "
+            "folder outside it (outputs would be mixed with the photos)."
+        )
+    if not src.is_dir() and _inside(folder, out_dir) and _inside(out_dir, folder):
+        raise SettingsError(
+            f"--output '{out_dir}' is the folder that holds the photo; choose another folder "
+            "(outputs would be mixed with the photos)."
+        )
 
 
 def plan_batch(
@@ -317,24 +350,40 @@ def plan_batch(
     shard_count: int = 1,
     overwrite: bool = False,
     depth_dir: str | os.PathLike[str] | None = None,
+    depth_file: str | os.PathLike[str] | None = None,
 ) -> list[BatchItem]:
-    """This shard's work: photos under ``source`` with names, outputs, resume state, depth."""
+    """This shard's work: photos under ``source`` with names, outputs, resume state and depth
+    (``depth_file`` for a single photo, else the map paired from ``depth_dir``). Without
+    presets a photo is done when its .blend exists.
+
+    Raises SettingsError for an output folder inside the photos (``check_output_folder``), a
+    depth file given for a folder, and when there are no photos at all."""
     presets = normalise_presets(presets)
-    if not presets:
-        raise SettingsError("--presets: give at least one camera preset.")
-    exclude = [out_dir] + ([depth_dir] if depth_dir is not None else [])
-    photos = discover_photos(source, exclude=exclude)
     src = Path(source)
+    if depth_file and src.is_dir():
+        raise SettingsError(
+            f"--depth names one depth file but '{src}' is a folder; use --depth-dir for folders."
+        )
+    if src.exists():
+        check_output_folder(src, out_dir)
+    exclude: list[str | os.PathLike[str]] = [out_dir]
+    if depth_dir is not None and not _inside(src, depth_dir):
+        exclude.append(depth_dir)  # a separate depth folder never holds photos
+    photos = discover_photos(src, exclude=exclude)
+    if not photos:
+        raise SettingsError(f"No photos found in '{src}' ({', '.join(SUPPORTED_SUFFIXES)}).")
     root = src if src.is_dir() else src.parent
     names = output_names(photos, root)
     items = [
-        BatchItem(i, p, names[p], output_paths(out_dir, p, presets, names[p]))
+        BatchItem(i, p, names[p], output_paths(out_dir, p, presets, names[p]), total=len(photos))
         for i, p in enumerate(photos)
     ]
     mine = shard(items, shard_index, shard_count)
     for item in mine:
         item.done = not overwrite and is_done(item.outputs)
-        if depth_dir is not None:
+        if depth_file:
+            item.depth = Path(depth_file)
+        elif depth_dir is not None:
             item.depth = depth_for(item.photo, depth_dir, root)
     return mine
 
@@ -361,9 +410,14 @@ class PhotoResult:
 class Summary:
     """The run's report, rewritten atomically after every photo.
 
-    >>> s = Summary(out_dir, shard_index=i, shard_count=n, meta={"presets": [...]})
+    >>> s = Summary(out_dir, shard_index=i, shard_count=n, meta={"presets": [...]},
+    ...             planned=[item.photo for item in items], total=len(all_photos))
     >>> s.record(photo, "ok", outputs=[...], timings={"depth": 0.4, "render": 12.0})
     >>> sys.exit(s.exit_code())
+
+    ``planned`` is this shard's photo list: the summary lists the planned photos that have no
+    result yet under "missing" and is "complete" only when there are none, so a shard that
+    was killed half-way never reads as finished.
     """
 
     def __init__(
@@ -372,8 +426,12 @@ class Summary:
         shard_index: int = 0,
         shard_count: int = 1,
         meta: dict[str, Any] | None = None,
+        planned: Iterable[str | os.PathLike[str]] = (),
+        total: int | None = None,
     ) -> None:
         shard([], shard_index, shard_count)  # validates the pair
+        self.planned = [os.fspath(p) for p in planned]
+        self.total = total  # photos in all shards together, when known
         self.out_dir = Path(out_dir)
         self.shard_index = shard_index
         self.shard_count = shard_count
@@ -426,6 +484,7 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         photos = sorted(self.results.values(), key=_result_order)
+        missing = [p for p in self.planned if p not in self.results]
         return {
             "format": SUMMARY_FORMAT,
             "version": SUMMARY_VERSION,
@@ -435,6 +494,10 @@ class Summary:
             "shard": {"index": self.shard_index, "count": self.shard_count},
             "meta": self.meta,
             "counts": _counts(photos),
+            "total": self.total,
+            "planned": self.planned,
+            "missing": missing,
+            "complete": not missing,
             "photos": [asdict(r) for r in photos],
         }
 
@@ -471,6 +534,8 @@ def merge_summaries(
         if not held:
             return None
         photos: list[dict[str, Any]] = []
+        planned: list[str] = []
+        totals: list[int] = []
         reported: list[int] = []
         errors: list[str] = []
         meta: dict[str, Any] = {}
@@ -486,6 +551,9 @@ def merge_summaries(
                 continue
             reported.append(int(m.group(1)))
             photos.extend(entries)
+            planned.extend(str(p) for p in data.get("planned") or [])
+            if isinstance(data.get("total"), int):
+                totals.append(data["total"])
             meta = meta or data.get("meta", {})
         photos.sort(
             key=lambda r: (
@@ -495,6 +563,9 @@ def merge_summaries(
         )
         reported.sort()
         counts = _counts(photos)
+        recorded = {str(r.get("photo")) for r in photos}
+        missing = [p for p in planned if p not in recorded]
+        missing_shards = [i for i in range(shard_count) if i not in reported]
         merged = {
             "format": SUMMARY_FORMAT,
             "version": SUMMARY_VERSION,
@@ -502,11 +573,15 @@ def merge_summaries(
             "shards": {
                 "count": shard_count,
                 "reported": reported,
-                "missing": [i for i in range(shard_count) if i not in reported],
+                "missing": missing_shards,
             },
             "meta": meta,
             "counts": counts,
-            "complete": len(reported) == shard_count,
+            "total": max(totals) if totals else None,
+            # Planned photos of the shards that reported, without a result yet (a shard that
+            # never reported adds its photos only when it starts).
+            "missing": missing,
+            "complete": not missing_shards and not missing,
             "photos": photos,
         }
         if errors:
@@ -570,7 +645,7 @@ def _locked(lock: Path, timeout: float) -> Iterator[bool]:
                 age = time.time() - lock.stat().st_mtime
             except OSError:
                 continue  # vanished between the two calls: try again at once
-            if age > STALE_LOCK_SECONDS:
+            if age > STALE_LOCK_SECONDS or _holder_is_dead(lock):
                 # Two waiters breaking the same stale lock could both end up holding one; the
                 # cost is one merge racing another (each write is still atomic, and the next
                 # merge repairs the result), which beats waiting forever after a crash.
@@ -596,6 +671,25 @@ def _locked(lock: Path, timeout: float) -> Iterator[bool]:
                 os.unlink(lock)
             except OSError:
                 pass
+
+
+def _holder_is_dead(lock: Path) -> bool:
+    """Whether the lock was taken by a process of this machine that no longer exists (a shard
+    killed while merging): then it is stale at once, not after STALE_LOCK_SECONDS."""
+    try:
+        host, pid_text = lock.read_text(encoding="utf-8").split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return False  # being written, or not ours to judge
+    if host != socket.gethostname() or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists but belongs to someone else (EPERM): alive
+        return False
+    return False
 
 
 def _now() -> str:

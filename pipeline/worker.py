@@ -10,10 +10,13 @@ ever imported here, never in Blender's process, and a crash in torch cannot take
 
 Protocol: every line on stdout is one JSON object with a ``type``:
 ``progress`` (stage, fraction in [0, 1], message), ``done`` (result path, warnings, timings,
-depth-cache statistics), ``error`` (kind = exception class, message), ``probe``. Anything
+depth-cache statistics), ``error`` (kind = exception class, message), ``probe``, and
+``alive`` every :data:`HEARTBEAT_SECONDS` from a thread while a job or download runs (the
+client's watchdog ends a child that stays silent: stopped or wedged). Anything
 else a library prints goes to stderr (stdout is redirected there while the job runs), so the
 protocol stream stays parseable. Exit status: 0 done, 2 a PipelineError (the user can fix
-it), 3 an unexpected error (details and traceback on stderr).
+it), 3 an unexpected error (details and traceback on stderr), 4 the parent died (the worker
+removed its job folder and stopped: nobody would read the result).
 
 The result is an uncompressed ``result.npz`` (``MeshData.save_npz``) written to a temporary
 name and renamed, so the parent never reads half a file.
@@ -24,7 +27,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -41,6 +46,8 @@ FAULT_ENV = "ONESHOT3D_WORKER_FAULT"
 EXIT_OK = 0
 EXIT_PIPELINE_ERROR = 2
 EXIT_UNEXPECTED = 3
+EXIT_ORPHANED = 4
+HEARTBEAT_SECONDS = 1.0
 
 
 class Emitter:
@@ -48,11 +55,53 @@ class Emitter:
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
+        self._lock = threading.Lock()  # the heartbeat thread writes too: whole lines only
 
     def __call__(self, type_: str, /, **fields: Any) -> None:
         fields["type"] = type_
-        self.stream.write(json.dumps(fields, default=str) + "\n")
-        self.stream.flush()
+        line = json.dumps(fields, default=str) + "\n"
+        with self._lock:
+            self.stream.write(line)
+            self.stream.flush()
+
+
+def _orphaned(output_dir: str | None) -> None:
+    """The parent (Blender, a batch shard) is gone -- killed by a farm manager, say: nobody
+    will read the result, so stop now and remove the job folder the parent would have."""
+    if output_dir:
+        shutil.rmtree(output_dir, ignore_errors=True)
+    os._exit(EXIT_ORPHANED)
+
+
+@contextlib.contextmanager
+def heartbeat(
+    emit: Emitter, interval: float = HEARTBEAT_SECONDS, output_dir: str | None = None
+) -> Any:
+    """Send ``alive`` lines from a daemon thread while the body runs: a long stage without
+    progress (a big photo's meshing) is not mistaken for a hung worker; a stopped one is.
+    When the parent has died (re-parented, or the pipe is closed) the worker ends itself and
+    removes ``output_dir`` instead of computing for no one."""
+    stop = threading.Event()
+    parent = os.getppid()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            if os.getppid() != parent:
+                _orphaned(output_dir)
+            try:
+                emit("alive")
+            except (OSError, ValueError):  # the parent closed the pipe: it is gone
+                _orphaned(output_dir)
+
+    thread = threading.Thread(target=beat, name="oneshot3d-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval + 1.0)
+        if os.getppid() != parent:  # the main thread got there first (a write to the
+            _orphaned(output_dir)  # closed pipe failed the job)
 
 
 def write_npz_atomic(mesh: Any, path: Path) -> None:
@@ -215,14 +264,16 @@ def main(argv: list[str] | None = None) -> int:
                 emit("probe", **probe(argv[1:]))
                 return EXIT_OK
             if len(argv) >= 4 and argv[0] == "--download" and argv[2] == "--cache-dir":
-                return download(argv[1], argv[3], emit)
+                with heartbeat(emit):
+                    return download(argv[1], argv[3], emit)
             if len(argv) != 1:
                 emit(
                     "error", kind="UsageError", message="usage: python -m pipeline.worker JOB.json"
                 )
                 return EXIT_UNEXPECTED
             job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-            return run_job(job, emit)
+            with heartbeat(emit, output_dir=job.get("output_dir")):
+                return run_job(job, emit)
         except CancelledError as e:
             emit("error", kind="CancelledError", message=str(e) or "Cancelled")
             return EXIT_PIPELINE_ERROR

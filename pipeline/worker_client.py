@@ -9,6 +9,12 @@ The child's stdout is read by a thread into a queue (JSON protocol lines); its s
 second thread into a bounded buffer, whose last lines go into the error report when the child
 fails. ``cancel()`` ends the child (terminate, then kill) and every job removes its temporary
 folder once it is finished, failed or cancelled.
+
+Watchdog: a pipeline job sends a heartbeat line every second while it works (see
+``pipeline.worker``). When nothing at all arrives for ``stall_timeout`` seconds, the child is
+taken to be stopped (SIGSTOP, a suspended laptop's orphan) or hung: ``poll()`` kills it, removes
+the temporary folder and fails the job with ``WorkerStalled``, so a scripted import or a batch
+never waits forever. ``$ONESHOT3D_WORKER_TIMEOUT`` sets the default (0 = no watchdog).
 """
 
 from __future__ import annotations
@@ -34,6 +40,21 @@ from typing import IO, Any
 PIPELINE_PARENT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(__file__).resolve().parent.name  # "pipeline"
 STDERR_LINES = 40
+STALL_TIMEOUT_ENV = "ONESHOT3D_WORKER_TIMEOUT"
+# Generous: the heartbeat comes every second, so only a stopped or wedged child stays silent.
+DEFAULT_STALL_TIMEOUT = 120.0
+
+
+def default_stall_timeout() -> float | None:
+    """``$ONESHOT3D_WORKER_TIMEOUT`` seconds (0 = none), else :data:`DEFAULT_STALL_TIMEOUT`."""
+    raw = os.environ.get(STALL_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_STALL_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_STALL_TIMEOUT
+    return value if value > 0 else None
 
 
 class State(Enum):
@@ -115,6 +136,9 @@ class WorkerJob:
     started_at: float = 0.0
     first_progress_at: float = 0.0
     ended_at: float = 0.0
+    # Seconds without any output line before the child is killed as stalled (None = never).
+    stall_timeout: float | None = None
+    _last_output: float = 0.0  # time.monotonic() of the last line on stdout or stderr
     _proc: subprocess.Popen[str] | None = None
     _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     _stderr: collections.deque[str] = field(
@@ -127,6 +151,7 @@ class WorkerJob:
 
     def start(self) -> "WorkerJob":
         self.started_at = time.perf_counter()
+        self._last_output = time.monotonic()
         cmd = [self.python, "-s", "-m", self.module, *self.args]
         try:
             self._proc = subprocess.Popen(
@@ -157,11 +182,13 @@ class WorkerJob:
 
     def _read_stdout(self, stream: IO[str]) -> None:
         for line in stream:
+            self._last_output = time.monotonic()
             self._lines.put(line)
         self._lines.put(None)  # end of stream
 
     def _read_stderr(self, stream: IO[str]) -> None:
         for line in stream:
+            self._last_output = time.monotonic()
             self._stderr.append(line.rstrip("\n"))
 
     def poll(self) -> list[dict[str, Any]]:
@@ -190,7 +217,31 @@ class WorkerJob:
             for t in self._threads:
                 t.join(timeout=1.0)
             self._finish_from_exit(code)
+        elif self.stall_timeout and not self.state.finished and self._proc is not None:
+            silent = time.monotonic() - self._last_output
+            if silent > self.stall_timeout:
+                self._stalled(silent)
         return messages
+
+    def _stalled(self, silent: float) -> None:
+        """The watchdog: kill (SIGKILL: a stopped process does not act on SIGTERM until it is
+        continued), reap, remove the temp folder, and say what happened."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            try:
+                proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                pass
+        for t in self._threads:
+            t.join(timeout=1.0)
+        stage = f" during '{self.progress.message}'" if self.progress.message else ""
+        self._fail(
+            "WorkerStalled",
+            f"The worker gave no sign of life for {silent:.0f} s{stage} (stopped or hung) "
+            f"and was ended; nothing was built (limit {self.stall_timeout:g} s: the batch's "
+            f"--worker-timeout, or ${STALL_TIMEOUT_ENV}).",
+        )
 
     def _parse(self, line: str) -> dict[str, Any] | None:
         line = line.strip()
@@ -331,8 +382,11 @@ def build_job(
     env: dict[str, str] | None = None,
     python: str | None = None,
     parent_path: Sequence[str] | None = None,
+    stall_timeout: float | None = None,
 ) -> WorkerJob:
-    """A (not yet started) job that builds the 3D photo for ``settings`` in a temp folder."""
+    """A (not yet started) job that builds the 3D photo for ``settings`` in a temp folder.
+    ``stall_timeout``: the watchdog's limit in seconds (0 = none; None = the default, see
+    :func:`default_stall_timeout`)."""
     # The child runs in its temp folder: relative paths must mean what they mean here.
     settings = dict(settings)
     for key in ("filepath", "depth_filepath", "model_dir"):
@@ -354,6 +408,7 @@ def build_job(
         pythonpath=worker_pythonpath(vendor_dir, parent_path),
         env=dict(env or {}),
         temp_dir=tmp,
+        stall_timeout=default_stall_timeout() if stall_timeout is None else (stall_timeout or None),
     )
 
 

@@ -203,15 +203,48 @@ def test_plan_batch_resumes_and_shards(photo_tree: Path, tmp_path: Path):
     assert not any(it.done for it in plan_batch(photo_tree, out, "SWING", overwrite=True))
     shards = [plan_batch(photo_tree, out, "SWING", i, 4) for i in range(4)]
     assert sorted(it.photo for s in shards for it in s) == sorted(it.photo for it in full)
+    assert {it.total for s in shards for it in s} == {6}
     with pytest.raises(SettingsError, match="preset"):
-        plan_batch(photo_tree, out, "")
+        plan_batch(photo_tree, out, "NOPE")
+    # No preset: a photo is done when its .blend exists.
+    bare = plan_batch(photo_tree, tmp_path / "bare", "")
+    _touch(bare[1].outputs.blend)
+    assert [it.done for it in plan_batch(photo_tree, tmp_path / "bare", "")][:2] == [False, True]
 
 
-def test_plan_batch_output_inside_input_is_not_reprocessed(photo_tree: Path):
-    out = photo_tree / "out"
-    Summary(out)  # creates the folder and its marker
-    _touch(out / "b" / "b_still.png")
-    assert len(plan_batch(photo_tree, out, "SWING")) == 6
+def test_plan_batch_refuses_output_in_the_photos(photo_tree: Path, tmp_path: Path):
+    """Output = the photo folder (or inside it) would put outputs and the marker that hides a
+    folder from later runs among the photos: refused before anything is written."""
+    for out in (photo_tree, photo_tree / "out", photo_tree / "sub" / "renders"):
+        with pytest.raises(SettingsError, match="photo folder"):
+            plan_batch(photo_tree, out, "SWING")
+        assert not (out / OUTPUT_MARKER).exists()
+    link = tmp_path / "link"
+    link.symlink_to(photo_tree)  # the same folder under another name
+    with pytest.raises(SettingsError, match="photo folder"):
+        plan_batch(photo_tree, link, "SWING")
+    # One photo: its own folder is refused, a folder beside or below it is fine.
+    with pytest.raises(SettingsError, match="holds the photo"):
+        plan_batch(photo_tree / "b.jpg", photo_tree, "SWING")
+    assert len(plan_batch(photo_tree / "b.jpg", photo_tree / "out", "SWING")) == 1
+    assert len(plan_batch(photo_tree, tmp_path / "elsewhere", "SWING")) == 6
+
+
+def test_plan_batch_no_photos_and_depth_options(tmp_path: Path):
+    empty = tmp_path / "empty"
+    _touch(empty / "notes.txt")
+    with pytest.raises(SettingsError, match="No photos found"):
+        plan_batch(empty, tmp_path / "out", "SWING")
+    # An old output folder under the source is skipped: nothing left is still "no photos".
+    Summary(empty / "old")
+    _touch(empty / "old" / "x.jpg")
+    with pytest.raises(SettingsError, match="No photos found"):
+        plan_batch(empty, tmp_path / "out", "SWING")
+    with pytest.raises(SettingsError, match="--depth-dir"):
+        plan_batch(empty, tmp_path / "out", "SWING", depth_file=tmp_path / "d.npy")
+    photo = _touch(tmp_path / "one" / "p.jpg")
+    (item,) = plan_batch(photo, tmp_path / "out", "SWING", depth_file=tmp_path / "d.npy")
+    assert item.depth == tmp_path / "d.npy"
 
 
 # --- depth pairing ---------------------------------------------------------------------------
@@ -255,6 +288,17 @@ def test_plan_batch_pairs_depth(photo_tree: Path, tmp_path: Path):
     assert items["b.jpg"].depth == depth / "b.npy"
     assert items["d.tif"].depth == depth / "sub" / "d.png"
     assert items["c.png"].depth is None
+    # A depth folder inside the photos is not searched for photos (its PNGs are depth
+    # maps); depth maps beside the photos (depth folder = photo folder) keep the photos.
+    inner = photo_tree / "depthmaps"
+    _touch(inner / "b.png")
+    planned = plan_batch(photo_tree, tmp_path / "o2", "SWING", depth_dir=inner)
+    assert inner / "b.png" not in [it.photo for it in planned]
+    assert {it.depth for it in planned if it.photo.name == "b.jpg"} == {inner / "b.png"}
+    _touch(photo_tree / "c_depth.npy")
+    planned = plan_batch(photo_tree, tmp_path / "o3", "SWING", depth_dir=photo_tree)
+    assert len(planned) == 7  # the six photos and depthmaps/b.png (a PNG: a photo here)
+    assert {it.depth for it in planned if it.photo.name == "c.png"} == {photo_tree / "c_depth.npy"}
 
 
 # --- summaries -------------------------------------------------------------------------------
@@ -280,6 +324,45 @@ def test_summary_written_after_every_photo(tmp_path: Path):
         PhotoResult("x.jpg", "done")
 
 
+def test_summary_lists_planned_photos_until_recorded(tmp_path: Path):
+    s = Summary(tmp_path / "out", planned=["a.jpg", "b.jpg"], total=2)
+    s.write()  # the batch reports in before its first photo
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["planned"] == ["a.jpg", "b.jpg"] and data["total"] == 2
+    assert data["missing"] == ["a.jpg", "b.jpg"] and not data["complete"]
+    s.record("a.jpg", "ok", index=0)
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["missing"] == ["b.jpg"] and not data["complete"]
+    s.record("b.jpg", "failed", error="boom", index=1)
+    data = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert data["missing"] == [] and data["complete"]
+
+
+def test_killed_shard_leaves_an_incomplete_summary(tmp_path: Path):
+    """Shard 1 plans 4 photos and dies after 2: every shard has reported, but the merged
+    summary names the 2 missing photos and is not complete (a re-run of shard 1 fixes it)."""
+    out = tmp_path / "out"
+    plan = {i: [f"p{i + 2 * k}.jpg" for k in range(4)] for i in range(2)}
+    s0, s1 = (Summary(out, i, 2, planned=plan[i], total=8) for i in range(2))
+    for k, photo in enumerate(plan[0]):
+        s0.record(photo, "ok", index=2 * k)
+    for k, photo in enumerate(plan[1][:2]):
+        s1.record(photo, "ok", index=1 + 2 * k)
+    del s1  # killed: no more writes
+    merged = json.loads((out / "summary.json").read_text())
+    assert merged["shards"]["missing"] == [] and merged["total"] == 8
+    assert merged["missing"] == ["p5.jpg", "p7.jpg"] and merged["complete"] is False
+    assert merged["counts"]["ok"] == 6
+    rerun = Summary(out, 1, 2, planned=plan[1], total=8)  # the shard is run again
+    rerun.write()
+    merged = json.loads((out / "summary.json").read_text())
+    assert merged["missing"] == plan[1] and not merged["complete"]  # its old results are gone
+    for k, photo in enumerate(plan[1]):
+        rerun.record(photo, "skipped" if k < 2 else "ok", index=1 + 2 * k)
+    merged = json.loads((out / "summary.json").read_text())
+    assert merged["missing"] == [] and merged["complete"]
+
+
 def test_sharded_summaries_merge(tmp_path: Path):
     out = tmp_path / "out"
     s0, s1 = Summary(out, 0, 2), Summary(out, 1, 2)
@@ -303,7 +386,7 @@ def test_sharded_summaries_merge(tmp_path: Path):
 
 def _shard_worker(args):
     out, index, count, n = args
-    s = Summary(out, index, count)
+    s = Summary(out, index, count, planned=[f"p{index}-{k}.jpg" for k in range(n)])
     for k in range(n):
         s.record(f"p{index}-{k}.jpg", "ok", index=index + k * count)
     return index
@@ -346,6 +429,27 @@ def test_stale_lock_is_broken_and_fresh_lock_waits(tmp_path: Path):
     merged = merge_summaries(out, 2, timeout=0.2)
     assert merged is not None and merged["photos"][0]["photo"] == "a.jpg"
     assert not lock.exists()
+
+
+def test_lock_of_a_dead_process_on_this_host_is_broken_at_once(tmp_path: Path):
+    """A shard killed while merging leaves summary.lock behind: the next merge must not wait
+    for it (nor give up) when its holder is a process of this machine that is gone."""
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    Summary(out, 0, 2).record("a.jpg", "ok")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = _touch(out / LOCK_NAME, f"{socket.gethostname()} {dead.pid}\n".encode())
+    t0 = time.monotonic()
+    merged = merge_summaries(out, 2, timeout=5.0)
+    assert merged is not None and time.monotonic() - t0 < 5.0
+    assert not lock.exists()
+    # A live holder (this test's parent) is waited for.
+    _touch(out / LOCK_NAME, f"{socket.gethostname()} {os.getppid()}\n".encode())
+    assert merge_summaries(out, 2, timeout=0.2) is None
 
 
 def test_write_json_atomic_replaces(tmp_path: Path):

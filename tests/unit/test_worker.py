@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -11,7 +13,16 @@ import numpy as np
 import pytest
 
 from pipeline.mesh_data import MeshData
-from pipeline.worker_client import State, WorkerJob, build_job, run_probe, worker_pythonpath
+from pipeline.worker_client import (
+    DEFAULT_STALL_TIMEOUT,
+    STALL_TIMEOUT_ENV,
+    State,
+    WorkerJob,
+    build_job,
+    default_stall_timeout,
+    run_probe,
+    worker_pythonpath,
+)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -127,3 +138,121 @@ def test_probe_reports_versions_and_devices():
     info = run_probe(["json"])
     assert info["numpy"] == np.__version__
     assert "cpu" in info["devices"] and info["json"]
+
+
+def _wait_for_stage(job: WorkerJob, stages: tuple[str, ...], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while job.progress.stage not in stages and time.monotonic() < deadline:
+        job.poll()
+        time.sleep(0.02)
+    assert job.progress.stage in stages, job.details()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="SIGSTOP is POSIX-only")
+def test_watchdog_ends_a_stopped_worker_and_cleans_up():
+    """A real worker, stopped with SIGSTOP mid-job: the client kills it after the limit,
+    removes the job folder and says what happened (instead of waiting forever)."""
+    job = build_job(
+        sample_settings(), env={"ONESHOT3D_WORKER_FAULT": "slow"}, stall_timeout=2.0
+    ).start()
+    _wait_for_stage(job, ("depth", "preprocess", "ldi", "mesh"))
+    pid = job.pid
+    os.kill(pid, signal.SIGSTOP)
+    stopped_at = time.monotonic()
+    try:
+        state = job.wait()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # never leave a stopped child behind
+    waited = time.monotonic() - stopped_at
+    assert state is State.FAILED and job.error_kind == "WorkerStalled"
+    assert "no sign of life" in job.report() and "stopped or hung" in job.report()
+    # Silence counts from the last line, which came at most one heartbeat before the stop.
+    assert 1.0 <= waited < 30.0
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed and reaped
+    assert not job.temp_dir.exists()
+
+
+def test_watchdog_spares_a_busy_worker_that_sends_heartbeats():
+    """Each step of the 'slow' fault takes 0.4 s and the heartbeat comes every second: a
+    limit shorter than the whole job but longer than the heartbeat never fires."""
+    job = build_job(
+        sample_settings(), env={"ONESHOT3D_WORKER_FAULT": "slow"}, stall_timeout=1.5
+    ).start()
+    assert job.wait() is State.DONE, job.details()
+    assert job.ended_at - job.started_at > 1.5  # the limit was shorter than the job
+    job.release()
+
+
+def test_stall_timeout_default_and_environment(monkeypatch):
+    monkeypatch.delenv(STALL_TIMEOUT_ENV, raising=False)
+    assert default_stall_timeout() == DEFAULT_STALL_TIMEOUT
+    monkeypatch.setenv(STALL_TIMEOUT_ENV, "7.5")
+    job = build_job(sample_settings())
+    assert job.stall_timeout == 7.5
+    job.cleanup()
+    monkeypatch.setenv(STALL_TIMEOUT_ENV, "0")
+    assert default_stall_timeout() is None
+    job = build_job(sample_settings(), stall_timeout=0)
+    assert job.stall_timeout is None
+    job.cleanup()
+
+
+def test_heartbeat_lines_while_a_job_runs():
+    job = build_job(sample_settings(), env={"ONESHOT3D_WORKER_FAULT": "slow"}).start()
+    kinds: list[str] = []
+    while not job.state.finished:
+        kinds += [m["type"] for m in job.poll()]
+        time.sleep(0.05)
+    assert job.state is State.DONE, job.details()
+    assert "alive" in kinds and kinds[-1] == "done"
+    job.release()
+
+
+ORPHAN_PARENT = """
+import json, sys, time
+from pipeline.worker_client import build_job
+job = build_job(json.loads(sys.argv[1]), env={"ONESHOT3D_WORKER_FAULT": "slow"}).start()
+while job.progress.stage in ("start", "read"):
+    job.poll()
+    time.sleep(0.02)
+print(json.dumps({"pid": job.pid, "temp_dir": str(job.temp_dir)}), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="re-parenting of orphans is POSIX behaviour")
+def test_worker_whose_parent_is_killed_ends_itself_and_removes_its_folder():
+    """A batch shard killed with SIGKILL cannot end its worker or remove the job folder: the
+    worker notices (heartbeat: parent gone) and does both itself."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(SAMPLES.parent))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_PARENT, json.dumps(sample_settings())],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        info = json.loads(parent.stdout.readline())
+    finally:
+        parent.kill()
+        parent.wait()
+    pid, temp_dir = info["pid"], Path(info["temp_dir"])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and temp_dir.exists():
+        time.sleep(0.1)
+    assert not temp_dir.exists()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the orphaned worker kept running")
