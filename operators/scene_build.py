@@ -125,6 +125,28 @@ def build_camera(name: str, data: "MeshData") -> bpy.types.Object:
     return bpy.data.objects.new(name, cam)
 
 
+def default_focus_depth(data: "MeshData") -> float:
+    """The subject's distance (the nearest large region around the image centre), so that
+    parallax pivots on it and a dolly zoom keeps its size; the median depth lies behind it."""
+    import math
+
+    from ..pipeline.trajectories import splat_disparity, subject_depth
+
+    if not data.vertices.size:
+        return 1.0
+    front = data.vertices
+    layer = data.attributes.get("layer")
+    if layer is not None and layer.shape[0] == front.shape[0]:
+        front = front[layer == 0]
+    intr = data.intrinsics
+    long_side = max(intr.width, intr.height)
+    tan_half = 0.5 * long_side / intr.fx
+    depth = subject_depth(splat_disparity(front, intr.width, intr.height, tan_half))
+    if depth is None or not math.isfinite(depth):
+        return float(np.median(-data.vertices[:, 2]))
+    return depth
+
+
 def build_photo_objects(
     context: bpy.types.Context,
     data: "MeshData",
@@ -160,7 +182,7 @@ def build_photo_objects(
         props.depth_threshold = settings.depth_threshold
         props.depth_scale = settings.depth_scale
         props.fov = settings.fov
-        props.focus_depth = float(np.median(-data.vertices[:, 2])) if data.vertices.size else 1.0
+        props.focus_depth = default_focus_depth(data)
         props.camera = camera_object
     except BaseException:
         remove_ids(created)
