@@ -33,7 +33,8 @@ def save_blend(path: Path) -> None:
     """Save via a temporary name and rename, so a crash never leaves a half-written .blend."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part.blend")
-    bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False, copy=True, compress=False)
+    # Compressed (zstd): the mesh's per-corner data shrinks 3-4x, at a fraction of a second.
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False, copy=True, compress=True)
     os.replace(tmp, path)
 
 
