@@ -108,9 +108,7 @@ def main() -> int:
             results = [
                 run_once(photo, depth, Path(tmp) / f"out_{size}_{i}") for i in range(args.runs)
             ]
-            rows.append(
-                (size, {k: statistics.median(r[k] for r in results) for k in results[0]})
-            )
+            rows.append((size, {k: statistics.median(r[k] for r in results) for k in results[0]}))
     print(
         f"| photo | .blend MB | peak RSS, largest process MB | peak RSS, process tree MB "
         f"| import + preview + save s (median of {args.runs}) |"
