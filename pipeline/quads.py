@@ -29,12 +29,16 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndar
     nxt = np.roll(tris, -1, axis=1)
     # Edge k of a triangle runs from corner k to corner k+1; the pair's diagonal is the
     # longest edge of both (a grid cell's or a fan block's diagonal).
-    length = np.einsum("tki,tki->tk", v[nxt] - v[tris], v[nxt] - v[tris])
+    corner = [v[tris[:, i]] for i in range(3)]
+    length = np.empty((n, 3), np.float32)
+    for i in range(3):
+        edge = corner[(i + 1) % 3] - corner[i]
+        length[:, i] = (edge * edge).sum(axis=1)
     k = np.argmax(length, axis=1)
     rows = np.arange(n)
     start, end = tris[rows, k], nxt[rows, k]
     key = np.minimum(start, end) * np.int64(v.shape[0]) + np.maximum(start, end)
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     sk = key[order]
     same = sk[1:] == sk[:-1]
     # Runs of exactly two: a longest edge shared by three triangles is not a quad diagonal.
