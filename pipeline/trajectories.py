@@ -489,9 +489,8 @@ def _salient_centre(d: np.ndarray) -> np.ndarray:
 SUBJECT_SIGMA = 0.3
 SUBJECT_MIN_SHARE = 0.12
 SUBJECT_BAND = 0.08
-# Fraction of the outermost vertices (by outward ray tangent, per side) that count as the
-# extended scene's border when limiting the dolly zoom.
-BORDER_STRIP = 0.01
+# The dolly zoom's limit looks at the outermost scene point in this many bins along each side.
+BORDER_BINS = 48
 
 
 def splat_disparity(
@@ -552,10 +551,11 @@ def dolly_zoom_limit(
     only the scene (``points``: the mesh's camera-space vertices, frame margin included).
 
     Moving back by b with the lens narrowed by (z_f + b) / z_f keeps the focus plane's framing
-    but widens the view of anything nearer: a border point at distance z and outward tangent T
-    stays outside the frame while T z (z_f + b) >= tan_half z_f (z + b), i.e. for
-    b <= z z_f (T - t) / (t z_f - T z) when T z < t z_f (t = the frame's half-angle tangent).
-    Each side's border is its outermost vertices; their nearest distance is the worst case."""
+    but widens the view of anything nearer: the frame's edge ray meets distance z at tangent
+    t z_f (z + b) / (z z_f + z b), so an outermost scene point at distance z and outward
+    tangent T stays outside the frame while b <= z z_f (T - t) / (t z_f - T z) (when
+    T z < t z_f; t = the frame's half-angle tangent). The outermost point is taken in each
+    of BORDER_BINS bins along every side; the smallest bound wins."""
     pts = np.asarray(points, np.float64).reshape(-1, 3)
     pts = pts[pts[:, 2] < 0]
     if len(pts) == 0:
@@ -563,21 +563,22 @@ def dolly_zoom_limit(
     z = -pts[:, 2]
     z_f = float(focus_depth)
     limit = math.inf
-    for coord, sign, t in (
-        (0, 1.0, tan_half[0]),
-        (0, -1.0, tan_half[0]),
-        (1, 1.0, tan_half[1]),
-        (1, -1.0, tan_half[1]),
-    ):
-        outward = sign * pts[:, coord] / z
-        k = max(1, int(BORDER_STRIP * len(z)))
-        strip = np.argpartition(-outward, k - 1)[:k]
-        tangent = float(outward[strip].min())  # the border: where the outermost points lie
-        if tangent <= t:
-            return 0.0  # the scene does not even fill the rest frame on this side
-        near = float(z[strip].min())
-        if tangent * near < t * z_f:
-            limit = min(limit, near * z_f * (tangent - t) / (t * z_f - tangent * near))
+    for axis, sign in ((0, 1.0), (0, -1.0), (1, 1.0), (1, -1.0)):
+        t, t_along = tan_half[axis], tan_half[1 - axis]
+        outward = sign * pts[:, axis] / z
+        along = pts[:, 1 - axis] / z
+        inside = np.abs(along) < t_along
+        bins = np.floor((along[inside] / t_along + 1.0) * 0.5 * BORDER_BINS).astype(np.int64)
+        out, depth = outward[inside], z[inside]
+        order = np.lexsort((out, bins))  # by bin, then outward: each bin's last is outermost
+        last = np.flatnonzero(np.diff(np.append(bins[order], BORDER_BINS + 1)) != 0)
+        tangent, near = out[order][last], depth[order][last]
+        if (tangent <= t).any():
+            return 0.0  # the scene does not even fill the rest frame there
+        tight = tangent * near < t * z_f
+        if tight.any():
+            bound = near * z_f * (tangent - t) / (t * z_f - tangent * near)
+            limit = min(limit, float(bound[tight].min()))
     return limit / z_f
 
 
