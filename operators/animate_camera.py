@@ -146,38 +146,46 @@ def apply_trajectory(
             _key_curve(data_curves, attr, 0, frames, values, cyclic)
 
 
-def disparity_image(photo: bpy.types.Object, camera: bpy.types.Object) -> np.ndarray | None:
-    """A small disparity image of the photo's front layer, seen from the rest camera (for the
-    Ken Burns planner, which looks for the salient near region)."""
+def _vertices(photo: bpy.types.Object, front_only: bool) -> np.ndarray:
+    """The photo mesh's vertices (N, 3), only layer 0 (the photo's own pixels) if asked."""
     mesh = cast(bpy.types.Mesh, photo.data)
     n = len(mesh.vertices)
-    if n == 0:
-        return None
     co = np.empty(n * 3, np.float32)
     mesh.vertices.foreach_get("co", co)
     pts = co.reshape(-1, 3).astype(np.float64)
-    if "layer" in mesh.attributes:
+    if front_only and n and "layer" in mesh.attributes:
         layer = np.empty(n, np.int32)
         mesh.attributes["layer"].data.foreach_get("value", layer)  # type: ignore[attr-defined]
         pts = pts[layer == 0]
-    pts = pts[pts[:, 2] < 0]
-    if len(pts) == 0:
-        return None
+    return pts
+
+
+def disparity_image(photo: bpy.types.Object, camera: bpy.types.Object) -> np.ndarray | None:
+    """A small disparity image of the photo's front layer, seen from the rest camera (for the
+    Ken Burns planner, which looks for the salient near region)."""
+    from ..pipeline.trajectories import splat_disparity
+
+    scene = bpy.context.scene
+    cam_data = cast(bpy.types.Camera, camera.data)
+    disp = splat_disparity(
+        _vertices(photo, front_only=True),
+        scene.render.resolution_x,
+        scene.render.resolution_y,
+        math.tan(cam_data.angle / 2.0),
+        KEN_BURNS_GRID,
+    )
+    return disp if disp.max() > 0 else None
+
+
+def dolly_limit(photo: bpy.types.Object, focus: float, fov: float) -> float:
+    """The largest dolly-zoom amplitude whose frames stay inside the (extended) scene."""
+    from ..pipeline.trajectories import dolly_zoom_limit
+
     scene = bpy.context.scene
     w, h = scene.render.resolution_x, scene.render.resolution_y
-    gw = KEN_BURNS_GRID if w >= h else max(2, round(KEN_BURNS_GRID * w / h))
-    gh = KEN_BURNS_GRID if h > w else max(2, round(KEN_BURNS_GRID * h / w))
-    cam_data = cast(bpy.types.Camera, camera.data)
-    tan_half = math.tan(cam_data.angle / 2.0)
-    long_side = max(gw, gh)
-    f = 0.5 * long_side / tan_half
-    depth = -pts[:, 2]
-    u = np.floor(gw / 2.0 + f * pts[:, 0] / depth).astype(np.int64)
-    v = np.floor(gh / 2.0 - f * pts[:, 1] / depth).astype(np.int64)
-    ok = (u >= 0) & (u < gw) & (v >= 0) & (v < gh)
-    disp = np.zeros((gh, gw), np.float64)
-    np.maximum.at(disp, (v[ok], u[ok]), 1.0 / depth[ok])
-    return disp if disp.max() > 0 else None
+    tan_long = math.tan(math.radians(fov) / 2.0)
+    tan_half = (tan_long * w / max(w, h), tan_long * h / max(w, h))
+    return dolly_zoom_limit(_vertices(photo, front_only=False), focus, tan_half)
 
 
 def build_trajectory(
@@ -203,6 +211,7 @@ def build_trajectory(
     focus = float(focus_depth or photo.oneshot3d.focus_depth or 1.0)  # type: ignore[attr-defined]
     disparity = disparity_image(photo, camera) if preset == "KEN_BURNS" else None
     near = 1.0 / float(disparity.max()) if disparity is not None else None
+    limit = dolly_limit(photo, focus, fov) if preset == "DOLLY_ZOOM" else None
     traj = make_trajectory(
         preset,
         frames,
@@ -216,6 +225,7 @@ def build_trajectory(
         disparity=disparity,
         near_depth=near,
         fov_degrees=fov,
+        max_amplitude=limit,
     )
     if crop_to_photo:
         scene = bpy.context.scene

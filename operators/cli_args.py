@@ -52,9 +52,10 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
     )
     depth.add_argument(
         "--depth-kind",
-        choices=("depth", "disparity"),
+        choices=("depth", "disparity", "relative_disparity"),
         default="disparity",
-        help="what the depth files hold: distance along the camera axis, or inverse depth",
+        help="what the depth files hold: distance along the camera axis, inverse depth, or "
+        "inverse depth up to scale and shift (depth networks' output)",
     )
     depth.add_argument(
         "--backend",

@@ -28,6 +28,12 @@ from ..pipeline.settings import RULES, PipelineSettings
 DEPTH_KIND_ITEMS = (
     ("DEPTH", "Depth", "Distance along the camera axis (near is small / dark)"),
     ("DISPARITY", "Disparity", "Inverse depth (near is large / bright)"),
+    (
+        "RELATIVE_DISPARITY",
+        "Relative Disparity",
+        "Inverse depth up to scale and shift, as depth networks (MiDaS, Depth Anything) give "
+        "it; may be negative in the distance. Shifted so the farthest point is at the far clamp",
+    ),
 )
 
 

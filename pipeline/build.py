@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .depth_file import DepthMap, read_depth_file
+from .depth_file import DepthMap, read_depth_file, relative_disparity_map
 from .disparity import normalise, scene_depth
 from .errors import SettingsError
 from .image_io import Photo, read_photo
@@ -33,11 +33,15 @@ def load_depth(photo: Photo, settings: PipelineSettings) -> DepthMap:
                 "No depth map given: choose a depth file (depth_filepath) or a depth backend."
             )
         return read_depth_file(
-            settings.depth_filepath, settings.depth_kind, (photo.width, photo.height)
+            settings.depth_filepath,
+            settings.depth_kind,
+            (photo.width, photo.height),
+            settings.far_ratio,
         )
     from .depth.cache import cached_estimate
 
-    return DepthMap("DISPARITY", cached_estimate(photo, settings))
+    # Networks predict disparity up to scale and shift (Depth Anything's can be negative).
+    return relative_disparity_map(cached_estimate(photo, settings), settings.far_ratio)
 
 
 def build_mesh(

@@ -1,7 +1,7 @@
 """``python -m pipeline``: the pipeline's command line outside Blender.
 
 python -m pipeline depth PHOTO -o OUT.npy [--backend NAME] [--full-res] [--model-dir DIR]
-python -m pipeline mesh PHOTO --depth FILE --depth-kind depth|disparity -o OUT.glb|OUT.ply
+python -m pipeline mesh PHOTO --depth FILE --depth-kind depth|disparity|relative_disparity -o OUT.glb|OUT.ply
 """
 
 from __future__ import annotations

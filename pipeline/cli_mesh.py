@@ -1,4 +1,4 @@
-"""``python -m pipeline mesh PHOTO --depth FILE --depth-kind depth|disparity -o OUT.glb|OUT.ply``
+"""``python -m pipeline mesh PHOTO --depth FILE --depth-kind depth|disparity|relative_disparity -o OUT.glb|OUT.ply``
 
 Builds the 3D photo's mesh without Blender and writes it as binary glTF (atlas texture
 embedded, unlit material) or binary PLY (per-vertex colours). The defaults are those of the
@@ -87,8 +87,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--depth-kind",
         default=defaults.depth_kind.lower(),
         type=str.lower,
-        choices=("depth", "disparity"),
-        help="what the map holds (default: %(default)s)",
+        choices=("depth", "disparity", "relative_disparity"),
+        help="what the map holds; relative_disparity = up to scale and shift, as depth "
+        "networks give it (default: %(default)s)",
     )
     parser.add_argument("-o", "--output", required=True, help="output file: .glb or .ply")
     parser.add_argument(

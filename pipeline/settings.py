@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import SettingsError
 
-DEPTH_KINDS = ("DEPTH", "DISPARITY")
+DEPTH_KINDS = ("DEPTH", "DISPARITY", "RELATIVE_DISPARITY")
 MESH_MODES = ("LDI", "TORN", "RUBBER")
 
 # Field of view used when neither the user nor EXIF gives one: focal length = max(W, H)

@@ -19,7 +19,10 @@ def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
     if not settings.depth_filepath:
         raise SettingsError("The FILE depth backend needs a depth map file (depth_filepath).")
     depth = read_depth_file(
-        settings.depth_filepath, settings.depth_kind, (photo.width, photo.height)
+        settings.depth_filepath,
+        settings.depth_kind,
+        (photo.width, photo.height),
+        settings.far_ratio,
     )
     return depth.disparity()
 

@@ -38,7 +38,11 @@ def test_import_builds_mesh_material_camera(empty_scene, sample_photo, sample_de
     me = mesh_obj.data
     depth = np.load(sample_depth)
     h, w = depth.shape
-    assert len(me.polygons) > 0 and all(len(p.vertices) == 3 for p in me.polygons[:100])
+    # Triangles, and triangle pairs stored as quads (test_saved_scene checks they render as
+    # the pipeline's triangles).
+    sizes = np.empty(len(me.polygons), np.int32)
+    me.polygons.foreach_get("loop_total", sizes)
+    assert len(me.polygons) > 0 and set(np.unique(sizes)) == {3, 4}
     assert len(me.uv_layers) == 1
     assert {"layer", "inpainted"} <= set(me.attributes.keys())
     # Every vertex lies in front of the camera at a depth the depth map contains.
@@ -97,8 +101,9 @@ def test_torn_at_discontinuities(empty_scene, sample_photo, sample_depth):
     me = mesh_obj.data
     co = np.empty(len(me.vertices) * 3, np.float32)
     me.vertices.foreach_get("co", co)
-    idx = np.empty(len(me.polygons) * 3, np.int32)
-    me.polygons.foreach_get("vertices", idx)
+    me.calc_loop_triangles()
+    idx = np.empty(len(me.loop_triangles) * 3, np.int32)
+    me.loop_triangles.foreach_get("vertices", idx)
     disp = 1.0 / -co.reshape(-1, 3)[:, 2]
     disp /= disp.max()
     tri = disp[idx.reshape(-1, 3)]

@@ -42,14 +42,16 @@ def test_rebuild_with_new_threshold_does_not_rerun_depth(
         first = job_state().depth_cache_hits, job_state().depth_cache_misses
         # The first import of this photo may find an earlier test's entry; it ran at most once.
         assert sum(first) == 1
-        faces_before = len(obj.data.polygons)
+        obj.data.calc_loop_triangles()
+        faces_before = len(obj.data.loop_triangles)
         old_mesh_name = obj.data.name
         bpy.context.view_layer.objects.active = obj
         obj.oneshot3d.depth_threshold = 0.5
         assert bpy.ops.oneshot3d.rebuild_photo() == {"FINISHED"}
         # The backend was not called: the depth came from the cache.
         assert (job_state().depth_cache_hits, job_state().depth_cache_misses) == (1, 0)
-        assert len(obj.data.polygons) > faces_before  # fewer cuts with a larger threshold
+        obj.data.calc_loop_triangles()
+        assert len(obj.data.loop_triangles) > faces_before  # fewer cuts with a larger threshold
         assert obj.data.name == old_mesh_name
         # Old data-blocks were removed: one mesh, one material, one image per photo.
         assert len(bpy.data.meshes) == 1 and len(bpy.data.materials) == 1
