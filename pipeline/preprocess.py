@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .ramps import snap_ramps
+
 # Neighbourhood of the cuts where the sharpened disparity is kept: the window the background's
 # slope is measured over when growing (ldi.seed_slope, radius 4).
 _NEAR_CUT = np.ones((9, 9), np.uint8)
@@ -241,6 +243,9 @@ def preprocess(
     clean the cuts. ``guide`` is the photo as float32 RGB in [0, 1]."""
     if median_iterations > 0 and median_size >= 3:
         radius = median_size // 2
+        # Wide ramps (a network's soft edges) first become steps near the colour edge; the
+        # median below then aligns those steps with the photo's edges pixel by pixel.
+        disp = snap_ramps(disp, guide, threshold)
         base = disp
         if max(disp.shape) > 1.5 * WORK_SIZE:
             base = _coarse_snap(disp, guide, threshold, radius, median_iterations)
