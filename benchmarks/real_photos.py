@@ -6,8 +6,9 @@
 
 Per photo:
 
-1. The photo is read (EXIF orientation applied) and scaled so that its long side is ``--size``
-   px (INTER_AREA), written to ``OUT/<name>/<name>.png``: that file is what the pipeline reads.
+1. The photo is read (EXIF orientation applied) and reduced so that its long side is at most
+   ``--size`` px (INTER_AREA), written to ``OUT/<name>/<name>.png``: the file the pipeline
+   reads.
 2. Depth from the project's own Tiefenrausch backend (``pipeline/depth/tiefenrausch.py``; model
    files from ``--model-dir``, else ``$ONESHOT3D_MODEL_DIR``, else ``../shared/reference/
    tiefenrausch``), through the depth cache the import uses; then the mesh in ``--mesh-mode``
@@ -82,6 +83,8 @@ class Frame:
     label: str
     path: Path
     holes: float = 0.0
+    # Where each crop's scene point lands in this frame (x, y px): crops follow the outline.
+    centres: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -139,12 +142,12 @@ def resolve_photos(names: list[str], cache: Path) -> list[tuple[str, Path]]:
 
 
 def scaled_copy(path: Path, dest: Path, long_side: int, pipeline) -> np.ndarray:
-    """The photo (EXIF-oriented) with its long side scaled to ``long_side``, written to
+    """The photo (EXIF-oriented) with its long side reduced to ``long_side``, written to
     ``dest`` as PNG; returns the RGB pixels."""
     rgb = pipeline.image_io.read_photo(path).rgb8()
     h, w = rgb.shape[:2]
     scale = long_side / max(h, w)
-    if scale != 1.0:
+    if scale < 1.0:  # never enlarge: that would only blur the photo
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -238,9 +241,14 @@ def _row(cells: list[np.ndarray], width: int) -> np.ndarray:
 
 
 def _crop(img: np.ndarray, centre: tuple[int, int], window: int) -> np.ndarray:
+    """``window`` px around ``centre`` (grey outside the image), enlarged CROP_ZOOM times."""
     x, y = centre
     h = window // 2
-    patch = img[max(0, y - h) : y - h + window, max(0, x - h) : x - h + window]
+    pad = (window,) * 4
+    padded = cv2.copyMakeBorder(img, *pad, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+    x = int(np.clip(x, -h, img.shape[1] + h))
+    y = int(np.clip(y, -h, img.shape[0] + h))
+    patch = padded[y - h + window : y - h + 2 * window, x - h + window : x - h + 2 * window]
     return cv2.resize(
         patch,
         (patch.shape[1] * CROP_ZOOM, patch.shape[0] * CROP_ZOOM),
@@ -248,11 +256,50 @@ def _crop(img: np.ndarray, centre: tuple[int, int], window: int) -> np.ndarray:
     )
 
 
-def contact_sheet(rgb: np.ndarray, disp: np.ndarray, result: PhotoResult, path: Path) -> None:
+def crop_window(width: int, height: int) -> int:
+    return max(16, round(CROP_WINDOW * max(width, height)))
+
+
+def surface_points(bpy, scene, centres: list[tuple[int, int]], width: int, height: int) -> list:
+    """The 3D photo's surface point seen through each pixel from the rest camera (None where
+    the ray misses)."""
+    from mathutils import Vector
+
+    cam = scene.camera
+    f = cam.data.lens / cam.data.sensor_width * max(width, height)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    points = []
+    for x, y in centres:
+        d = Vector(((x + 0.5 - width / 2) / f, (height / 2 - y - 0.5) / f, -1.0))
+        hit, loc, *_ = scene.ray_cast(depsgraph, cam.matrix_world.translation, d)
+        points.append(loc.copy() if hit else None)
+    return points
+
+
+def project_points(scene, camera, points: list, fallback: list, width: int, height: int) -> list:
+    """Pixel positions of ``points`` in the current frame's camera."""
+    from bpy_extras.object_utils import world_to_camera_view
+
+    out = []
+    for p, keep in zip(points, fallback, strict=True):
+        if p is None:
+            out.append(keep)
+            continue
+        u, v, _ = world_to_camera_view(scene, camera, p)
+        out.append((int(round(u * width)), int(round((1.0 - v) * height))))
+    return out
+
+
+def contact_sheet(
+    rgb: np.ndarray,
+    disp: np.ndarray,
+    result: PhotoResult,
+    centres: list[tuple[int, int]],
+    window: int,
+    path: Path,
+) -> None:
     h, w = rgb.shape[:2]
     half = (max(1, w // 2), max(1, h // 2))
-    window = max(16, round(CROP_WINDOW * max(h, w)))
-    centres = strongest_outlines(disp, CROPS, window)
     d8 = (255 * disp / max(float(disp.max()), 1e-12)).astype(np.uint8)
     disp_rgb = cv2.applyColorMap(d8, cv2.COLORMAP_INFERNO)[..., ::-1]
     marked = rgb.copy()
@@ -284,9 +331,8 @@ def contact_sheet(rgb: np.ndarray, disp: np.ndarray, result: PhotoResult, path: 
         cells = [_label(_crop(rgb, c, window), f"{i + 1}: photo")]
         for f in result.frames:
             name = f.preset.replace("_", " ").title().replace(" ", "")
-            cells.append(
-                _label(_crop(renders[(f.preset, f.frame)], c, window), f"{name} {f.label}")
-            )
+            crop = _crop(renders[(f.preset, f.frame)], f.centres[i], window)
+            cells.append(_label(crop, f"{name} {f.label}"))
         rows.append(cells)
     width = max(sum(c.shape[1] + 4 for c in r) for r in rows)
     sheet = np.concatenate([_row(r, width) for r in rows], axis=0)
@@ -328,6 +374,9 @@ def run_photo(name: str, source: Path, args, ext, bpy) -> PhotoResult:
     scene_build.build_photo_objects(bpy.context, data, settings, name=name)
     scene = bpy.context.scene
     configure(scene, render_mod, args.engine, args.samples)
+    window = crop_window(photo.width, photo.height)
+    centres = strongest_outlines(disp, CROPS, window)
+    points = surface_points(bpy, scene, centres, photo.width, photo.height)
     for preset in PRESETS:
         if bpy.ops.oneshot3d.animate_camera(preset=preset, frames=args.frames) != {"FINISHED"}:
             raise RuntimeError(f"{name}: animate_camera({preset}) failed")
@@ -335,9 +384,10 @@ def run_photo(name: str, source: Path, args, ext, bpy) -> PhotoResult:
         for frame, label in extreme_frames(scene, camera, scene.frame_start, scene.frame_end):
             path = folder / f"{name}_{preset.lower()}_{frame:03d}.png"
             holes = render_frame(bpy, scene, frame, path)
-            result.frames.append(Frame(preset, frame, label, path, holes))
+            moved = project_points(scene, camera, points, centres, photo.width, photo.height)
+            result.frames.append(Frame(preset, frame, label, path, holes, moved))
     result.seconds["render"] = time.perf_counter() - t0
-    contact_sheet(rgb, disp, result, folder / f"{name}_sheet.png")
+    contact_sheet(rgb, disp, result, centres, window, folder / f"{name}_sheet.png")
     return result
 
 
