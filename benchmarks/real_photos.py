@@ -199,14 +199,15 @@ def strongest_outlines(disp: np.ndarray, count: int, window: int) -> list[tuple[
     """Centres (x, y) of the ``count`` strongest disparity steps, at least a window apart and
     a half window inside the frame: the places where parallax artefacts show."""
     d = disp.astype(np.float32) / max(float(disp.max()), 1e-12)
-    # A step across 2 px (as a network's soft ramp spans several px, a 1 px difference
-    # would favour noise over outlines).
-    gx = np.abs(np.roll(d, -1, 1) - np.roll(d, 1, 1))
-    gy = np.abs(np.roll(d, -1, 0) - np.roll(d, 1, 0))
+    # The jump across a span of several px, so that a network's soft ramp counts in full
+    # (a 1 px difference would favour small sharp blobs over soft outlines).
+    k = max(2, window // 10)
+    gx = np.abs(np.roll(d, -k, 1) - np.roll(d, k, 1))
+    gy = np.abs(np.roll(d, -k, 0) - np.roll(d, k, 0))
     g = np.maximum(gx, gy)
     half = window // 2 + 1
     g[:half], g[-half:], g[:, :half], g[:, -half:] = 0, 0, 0, 0
-    g = cv2.GaussianBlur(g, (0, 0), 2.0)  # a long outline beats one noisy pixel
+    g = cv2.GaussianBlur(g, (0, 0), window / 6.0)  # a long outline beats a small blob
     centres = []
     for _ in range(count):
         y, x = np.unravel_index(int(np.argmax(g)), g.shape)
