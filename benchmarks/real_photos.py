@@ -261,7 +261,24 @@ def crop_window(width: int, height: int) -> int:
     return max(16, round(CROP_WINDOW * max(width, height)))
 
 
-def surface_points(bpy, scene, centres: list[tuple[int, int]], width: int, height: int) -> list:
+def outline_sides(
+    disp: np.ndarray, centres: list[tuple[int, int]], window: int
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Per crop centre, its nearest (largest disparity) and farthest pixel within the span
+    the outline was measured over: the two sides of the outline."""
+    k = max(2, window // 10)
+    h, w = disp.shape
+    sides = []
+    for x, y in centres:
+        x0, y0 = max(0, x - k), max(0, y - k)
+        box = disp[y0 : min(h, y + k + 1), x0 : min(w, x + k + 1)]
+        near = np.unravel_index(int(np.argmax(box)), box.shape)
+        far = np.unravel_index(int(np.argmin(box)), box.shape)
+        sides.append(((x0 + near[1], y0 + near[0]), (x0 + far[1], y0 + far[0])))
+    return sides
+
+
+def surface_points(bpy, scene, pixels: list[tuple[int, int]], width: int, height: int) -> list:
     """The 3D photo's surface point seen through each pixel from the rest camera (None where
     the ray misses)."""
     from mathutils import Vector
@@ -270,7 +287,7 @@ def surface_points(bpy, scene, centres: list[tuple[int, int]], width: int, heigh
     f = cam.data.lens / cam.data.sensor_width * max(width, height)
     depsgraph = bpy.context.evaluated_depsgraph_get()
     points = []
-    for x, y in centres:
+    for x, y in pixels:
         d = Vector(((x + 0.5 - width / 2) / f, (height / 2 - y - 0.5) / f, -1.0))
         hit, loc, *_ = scene.ray_cast(depsgraph, cam.matrix_world.translation, d)
         points.append(loc.copy() if hit else None)
@@ -278,7 +295,8 @@ def surface_points(bpy, scene, centres: list[tuple[int, int]], width: int, heigh
 
 
 def project_points(scene, camera, points: list, fallback: list, width: int, height: int) -> list:
-    """Pixel positions of ``points`` in the current frame's camera."""
+    """Pixel positions of ``points`` in the current frame's camera (``fallback`` where a
+    point is None)."""
     from bpy_extras.object_utils import world_to_camera_view
 
     out = []
@@ -287,8 +305,19 @@ def project_points(scene, camera, points: list, fallback: list, width: int, heig
             out.append(keep)
             continue
         u, v, _ = world_to_camera_view(scene, camera, p)
-        out.append((int(round(u * width)), int(round((1.0 - v) * height))))
+        out.append((u * width, (1.0 - v) * height))
     return out
+
+
+def track_outlines(scene, camera, sides: list, points: list, width: int, height: int) -> list:
+    """Where each outline lies in the current frame: the mean of its two sides' projections,
+    so that what the move reveals between them stays in the crop."""
+    flat = [p for pair in sides for p in pair]
+    moved = project_points(scene, camera, points, flat, width, height)
+    return [
+        (int(round((a[0] + b[0]) / 2)), int(round((a[1] + b[1]) / 2)))
+        for a, b in zip(moved[::2], moved[1::2], strict=True)
+    ]
 
 
 def contact_sheet(
@@ -377,7 +406,9 @@ def run_photo(name: str, source: Path, args, ext, bpy) -> PhotoResult:
     configure(scene, render_mod, args.engine, args.samples)
     window = crop_window(photo.width, photo.height)
     centres = strongest_outlines(disp, CROPS, window)
-    points = surface_points(bpy, scene, centres, photo.width, photo.height)
+    sides = outline_sides(disp, centres, window)
+    pixels = [p for pair in sides for p in pair]
+    points = surface_points(bpy, scene, pixels, photo.width, photo.height)
     for preset in PRESETS:
         if bpy.ops.oneshot3d.animate_camera(preset=preset, frames=args.frames) != {"FINISHED"}:
             raise RuntimeError(f"{name}: animate_camera({preset}) failed")
@@ -385,7 +416,7 @@ def run_photo(name: str, source: Path, args, ext, bpy) -> PhotoResult:
         for frame, label in extreme_frames(scene, camera, scene.frame_start, scene.frame_end):
             path = folder / f"{name}_{preset.lower()}_{frame:03d}.png"
             holes = render_frame(bpy, scene, frame, path)
-            moved = project_points(scene, camera, points, centres, photo.width, photo.height)
+            moved = track_outlines(scene, camera, sides, points, photo.width, photo.height)
             result.frames.append(Frame(preset, frame, label, path, holes, moved))
     result.seconds["render"] = time.perf_counter() - t0
     contact_sheet(rgb, disp, result, centres, window, folder / f"{name}_sheet.png")
