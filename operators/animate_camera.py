@@ -198,6 +198,27 @@ def disparity_image(photo: bpy.types.Object, camera: bpy.types.Object) -> np.nda
     return disp if disp.max() > 0 else None
 
 
+def photo_safe_motion(photo: bpy.types.Object) -> dict[str, float] | None:
+    """The photo's safe camera moves per direction (Blender units), None when not known."""
+    from ..pipeline.mesh_data import SAFE_MOTION_KEYS
+
+    values = list(photo.oneshot3d.safe_motion)  # type: ignore[attr-defined]
+    if min(values) < 0:
+        return None
+    return dict(zip(SAFE_MOTION_KEYS, values, strict=True))
+
+
+def safe_amplitude(photo: bpy.types.Object, traj: "Trajectory", amplitude: float) -> float | None:
+    """The largest amplitude of this path that shows no holes on this photo (same unit as
+    ``amplitude``), None when the photo does not know its safe moves."""
+    from ..pipeline.reveal import covered_fraction
+
+    safe = photo_safe_motion(photo)
+    if safe is None:
+        return None
+    return amplitude * covered_fraction(safe, traj.locations)
+
+
 def build_trajectory(
     photo: bpy.types.Object,
     preset: str,
@@ -334,6 +355,16 @@ class ONESHOT3D_OT_animate_camera(bpy.types.Operator):
             {"INFO"},
             f"{traj.preset.title()}: {self.frames} frames, {traj.parallax_degrees:.1f} deg parallax",
         )
+        from ..pipeline.trajectories import DEFAULT_AMPLITUDES
+
+        amplitude = self.amplitude or DEFAULT_AMPLITUDES.get(self.preset, 0.0)
+        limit = safe_amplitude(photo, traj, amplitude) if self.preset != "CUSTOM" else None
+        if limit is not None and limit < amplitude:
+            self.report(
+                {"WARNING"},
+                f"{traj.preset.title()} amplitude {amplitude:.3g} is beyond this photo's safe "
+                f"{limit:.3g}: holes may show behind outlines; lower the amplitude to {limit:.3g}",
+            )
         return {"FINISHED"}
 
 

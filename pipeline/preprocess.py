@@ -199,6 +199,13 @@ def clean_cuts(cuts: Cuts, min_edge_length: float) -> Cuts:
     return Cuts(cuts.right & kept[:, 1:], cuts.down & kept[1:, :])
 
 
+def _still_steps(cuts: Cuts, disp: np.ndarray, threshold: float) -> Cuts:
+    return Cuts(
+        cuts.right & (np.abs(np.diff(disp, axis=1)) > threshold),
+        cuts.down & (np.abs(np.diff(disp, axis=0)) > threshold),
+    )
+
+
 @dataclass
 class Preprocessed:
     disp: np.ndarray  # (H, W) float32 sharpened normalised disparity
@@ -261,6 +268,10 @@ def preprocess(
         # Next to the cuts, though, the median's values stay: the raw ones there still hold
         # the ramp's tail, which would tilt the slope the background is grown with.
         near = cv2.dilate(cuts.edge_pixels().view(np.uint8), _NEAR_CUT)
-        return Preprocessed(np.where(near.view(bool), sharp, disp).astype(np.float32), cuts)
+        final = np.where(near.view(bool), sharp, disp).astype(np.float32)
+        # A cut must still separate two surfaces in the disparity handed on: where the swap
+        # to the median's values left both sides within the threshold (the corners of a
+        # diagonal edge), it would seed "background" growth on the foreground itself.
+        return Preprocessed(final, _still_steps(cuts, final, threshold))
     cuts = clean_cuts(find_cuts(disp, threshold), min_edge_length)
     return Preprocessed(disp, cuts)
