@@ -275,6 +275,48 @@ def _pass(
     )
 
 
+# Smoothing radius (px) where grown samples from different seeds meet with a jump.
+CRACK_SIGMA = 3.0
+CRACK_PASSES = 3
+# Grown samples link across up to this many thresholds (see compute_links).
+GROWN_LINK = 2.0
+
+
+def _close_cracks(
+    v: np.ndarray,
+    cy: np.ndarray,
+    cx: np.ndarray,
+    accept: np.ndarray,
+    F: np.ndarray,
+    threshold: float,
+) -> np.ndarray:
+    """Where the background grown from two different edges meets (trees behind one part of
+    an outline, sky behind the next), neighbouring grown samples can differ by more than the
+    threshold: they would not be linked, and a moving camera would look through the crack
+    between them. There the grown disparity is smoothed (a normalised Gaussian over the grown
+    samples), so the hidden background is one surface; samples that would come forward of
+    what they hide keep their value."""
+    h, w = accept.shape
+    field = np.zeros((h, w), np.float32)
+    field[cy, cx] = v
+    jump = np.zeros((h, w), bool)
+    dx = accept[:, :-1] & accept[:, 1:] & (np.abs(np.diff(field, axis=1)) > threshold)
+    dy = accept[:-1, :] & accept[1:, :] & (np.abs(np.diff(field, axis=0)) > threshold)
+    jump[:, :-1] |= dx
+    jump[:, 1:] |= dx
+    jump[:-1, :] |= dy
+    jump[1:, :] |= dy
+    if not jump.any():
+        return v
+    r = int(np.ceil(2 * CRACK_SIGMA))
+    near = cv2.dilate(jump.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
+    weight = cv2.GaussianBlur(accept.astype(np.float32), (0, 0), CRACK_SIGMA)
+    smooth = cv2.GaussianBlur(field, (0, 0), CRACK_SIGMA) / np.maximum(weight, 1e-6)
+    s = smooth[cy, cx]
+    ok = near[cy, cx] & (s < F[cy, cx] - threshold)
+    return np.where(ok, s, v).astype(np.float32)
+
+
 def grow_layers(
     disp0: np.ndarray,
     cuts: Cuts,
@@ -399,6 +441,11 @@ def grow_layers(
             break
         accept = np.zeros((h, w), bool)
         accept[cy, cx] = True
+        if k == max_layers:
+            # Earlier rounds leave such meeting lines to the next round, which grows the
+            # farther surface behind the nearer one (nested layers); the last round cannot.
+            for _ in range(CRACK_PASSES):
+                v = _close_cracks(v, cy, cx, accept, F, threshold)
         # Background context for inpainting: near the grown region, on the seed's surface or
         # behind it, never in front of it (the foreground).
         outside = ~accept[zone_y, zone_x]
@@ -429,7 +476,8 @@ def grow_layers(
 
 def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: float) -> np.ndarray:
     """Symmetric 4-neighbour links. Layer 0 to layer 0: linked unless cut. Pairs involving a
-    grown sample: linked when their disparities differ by at most the threshold and each is the
+    grown sample: linked when their disparities differ by at most the threshold (two grown
+    samples: ``GROWN_LINK`` thresholds) and each is the
     other's closest candidate (mutual best), so every sample links to at most one sample per
     direction and the result is symmetric by construction."""
     k_layers, h, w = valid.shape
@@ -450,6 +498,11 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         return links
     grown = valid[1:].any(axis=0)
     big = np.float32(np.inf)
+    # Two grown samples are one hidden surface up to twice the threshold: where the
+    # background grown from different edges meets, a steeper join is better than a crack a
+    # moving camera looks through (nothing lies behind it).
+    limit = np.full((k_layers, k_layers), np.float32(threshold))
+    limit[1:, 1:] = np.float32(GROWN_LINK * threshold)
     for direction, (dy, dx) in ((R, (0, 1)), (D, (1, 0))):
         # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
         g = grown[: h - dy, : w - dx] | grown[dy:, dx:]
@@ -462,7 +515,7 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         cut00 = (cuts.right if direction == R else cuts.down)[py, px]
         # diff[k, j]: cost of linking sample k at p with sample j at q.
         diff = np.abs(vb[:, None] - wb[None, :])
-        ok = va[:, None] & wa[None, :] & (diff <= threshold)
+        ok = va[:, None] & wa[None, :] & (diff <= limit[:, :, None])
         diff = np.where(ok, diff, big)
         # Layer 0 - layer 0 is decided by the cuts and takes priority.
         diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
