@@ -274,6 +274,16 @@ def animate_photo(
     """Build the trajectory, key the photo's camera, make it the scene camera and set the
     scene's frame range to the clip (frame N of a loop is left out: it equals the first)."""
     traj = build_trajectory(photo, preset, frames, amplitude, loop, **kwargs)
+    if amplitude is None and preset not in ("CUSTOM", "KEN_BURNS"):
+        # The preset's default amplitude, but never past what this photo can show without
+        # holes (a photo whose nearest surface is far nearer than its median would otherwise
+        # swing its foreground across the frame).
+        from ..pipeline.trajectories import DEFAULT_AMPLITUDES
+
+        default = DEFAULT_AMPLITUDES[preset]
+        limit = safe_amplitude(photo, traj, default)
+        if limit is not None and limit < default:
+            traj = build_trajectory(photo, preset, frames, limit, loop, **kwargs)
     camera = photo.oneshot3d.camera  # type: ignore[attr-defined]
     scene = context.scene
     apply_trajectory(camera, traj, scene.frame_start)
@@ -293,7 +303,8 @@ class ONESHOT3D_OT_animate_camera(bpy.types.Operator):
     preset: EnumProperty(name="Preset", items=PRESET_ITEMS, default="SWING")
     amplitude: FloatProperty(
         name="Amplitude",
-        description="Fraction of the focus distance (0 = the preset's default)",
+        description="Fraction of the focus distance (0 = the preset's default, limited to the "
+        "photo's safe camera move)",
         default=0.0,
         min=0.0,
         max=100.0,
@@ -355,10 +366,14 @@ class ONESHOT3D_OT_animate_camera(bpy.types.Operator):
             {"INFO"},
             f"{traj.preset.title()}: {self.frames} frames, {traj.parallax_degrees:.1f} deg parallax",
         )
-        from ..pipeline.trajectories import DEFAULT_AMPLITUDES
-
-        amplitude = self.amplitude or DEFAULT_AMPLITUDES.get(self.preset, 0.0)
-        limit = safe_amplitude(photo, traj, amplitude) if self.preset != "CUSTOM" else None
+        # The default amplitude is already limited to the safe one (animate_photo); a chosen
+        # one is kept as chosen, with a warning.
+        amplitude = self.amplitude
+        limit = (
+            safe_amplitude(photo, traj, amplitude)
+            if amplitude and self.preset != "CUSTOM"
+            else None
+        )
         if limit is not None and limit < amplitude:
             self.report(
                 {"WARNING"},

@@ -138,8 +138,12 @@ def _draw_safe_motion(layout: bpy.types.UILayout, photo: bpy.types.Object, setti
     except Exception:  # noqa: BLE001 - a panel must draw; the operator reports the error
         return
     limit = safe_amplitude(photo, traj, amplitude)
-    if limit is not None and limit < amplitude:
+    if limit is None or limit >= amplitude:
+        return
+    if settings.amplitude:
         layout.label(text=f"Holes beyond amplitude {limit:.3f}", icon="ERROR")
+    else:
+        layout.label(text=f"Default limited to {limit:.3f} on this photo", icon="INFO")
 
 
 class ONESHOT3D_PT_animation(bpy.types.Panel):
