@@ -308,9 +308,11 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.round(np.clip(srgb, 0, 1) * 255.0).astype(np.uint8)
 
 
-def hole_fraction(path: Path) -> float:
-    """Fraction of pixels that no surface covers (alpha below one half)."""
-    return float((_read_rgba(path)[..., 3] < 128).mean())
+def hole_fraction(path: Path, where: np.ndarray | None = None) -> float:
+    """Fraction of pixels that no surface covers (alpha below one half); with ``where``,
+    only holes there count (still as a fraction of the whole frame)."""
+    holes = _read_rgba(path)[..., 3] < 128
+    return float((holes & where).mean() if where is not None else holes.mean())
 
 
 def _pose(cam: bpy.types.Object, target: Target, base_lens: float) -> None:
@@ -557,7 +559,8 @@ def evaluate(out: Path, scenes: list[str], variants: list[str], methods: list[st
         for tname in targets_of(name):
             gt = read_rgb(out / f"{name}_{tname}_gt.png")
             mask = np.load(out / f"{name}_{tname}_mask.npy")
-            behind = mask & ~np.load(out / f"{name}_{tname}_outside.npy")
+            outside = np.load(out / f"{name}_{tname}_outside.npy")
+            behind = mask & ~outside
             full = np.ones_like(mask)
             for variant in variants:
                 for method in methods:
@@ -579,6 +582,7 @@ def evaluate(out: Path, scenes: list[str], variants: list[str], methods: list[st
                             "behind_fraction": float(behind.mean()),
                             "psnr_visible": psnr(img, gt, ~mask),
                             "holes": hole_fraction(stem.with_suffix(".png")),
+                            "holes_inside": hole_fraction(stem.with_suffix(".png"), ~outside),
                             "streaks": streak_fraction(Path(f"{stem}_streak.png")),
                             "ssim_all": float(smap.mean()),
                             "ssim_disoccluded": float(smap[mask].mean())
@@ -628,6 +632,7 @@ def summarise(out: Path, rows: list[dict]) -> list[dict]:
                 "ssim_disoccluded": _mean([r["ssim_disoccluded"] for r in sel]),
                 "ssim_visible": _mean([r["ssim_visible"] for r in sel]),
                 "holes": max(r["holes"] for r in sel),
+                "holes_inside": max(r["holes_inside"] for r in sel),
                 "streaks": _mean([r["streaks"] for r in sel]),
             }
         )
@@ -658,7 +663,8 @@ def write_results(
         "the scenes, targets, depth variants and the streak measure). PSNR in dB, SSIM in "
         "[0, 1]. *Disoccluded* = target pixels hidden in the source view or outside its frame; "
         "*behind outlines* = the disoccluded pixels inside the source frame (revealed by "
-        "parallax at depth edges, not by the frame border); *visible* = the rest. *Holes* = % of target pixels no triangle covers (worst target). "
+        "parallax at depth edges, not by the frame border); *visible* = the rest. *Holes* = % of target pixels no triangle covers (worst target); *holes inside frame* = "
+        "those holes that lie where the source frame reaches (at outlines, not the border). "
         f"*Streaks* = % of target pixels showing a triangle stretched > {STREAK_RATIO:g}x its "
         "source size (mean over targets).",
         "",
@@ -672,9 +678,9 @@ def write_results(
         "",
         "| scene | depth | method | PSNR disoccl. | PSNR behind outlines | PSNR visible "
         "| SSIM disoccl. | SSIM visible "
-        "| holes % | streaks % | LDI gain vs best baseline (disoccl.) | LDI loss vs rubber (visible) "
+        "| holes % | holes inside frame % | streaks % | LDI gain vs best baseline (disoccl.) | LDI loss vs rubber (visible) "
         "| LDI streaks / rubber |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in summary:
         extra = ["", "", ""]
@@ -691,7 +697,9 @@ def write_results(
         lines.append(
             f"| {s['scene']} | {s['depth']} | {s['method']} | {s['psnr_disoccluded']:.2f} "
             f"| {s['psnr_behind']:.2f} | {s['psnr_visible']:.2f} | {s['ssim_disoccluded']:.4f} | {s['ssim_visible']:.4f} "
-            f"| {100 * s['holes']:.3f} | {100 * s['streaks']:.3f} | " + " | ".join(extra) + " |"
+            f"| {100 * s['holes']:.3f} | {100 * s['holes_inside']:.3f} | {100 * s['streaks']:.3f} | "
+            + " | ".join(extra)
+            + " |"
         )
     lines += [
         "",
