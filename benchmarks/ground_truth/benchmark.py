@@ -5,6 +5,11 @@ with exact depth and with the depth a network would give.
         [--scenes cards,nested,floor,person,pole] [--depth exact,soft,network]
         [--methods RUBBER,TORN,LDI] [--samples 16] [--skip-render]
 
+A subset writes its tables to OUT/RESULTS.md unless --results says otherwise; only the full
+set replaces RESULTS.md next to this script. Cost: about 2 x 4 renders per scene, depth and
+method (colour and streak pass) plus the ground truth; ~7 s per render on the shared 2-core
+machine under load, so ~8 min per scene with all depths and methods.
+
 1. Renders synthetic scenes with Blender (Cycles CPU, emission-textured objects, so colours
    do not depend on the viewpoint): objects at different depths in front of textured
    backgrounds; ``person`` (a capsule body and a head 2 m away in front of a wall at 6 m and
@@ -31,8 +36,10 @@ with exact depth and with the depth a network would give.
 3. Imports each source view with each depth through our pipeline and the extension's
    Blender mesh builder (the same code the import operator runs) in the three modes and
    renders the same target views through Blender.
-4. Reports PSNR and SSIM over the whole frame, over the disoccluded pixels only and over the
-   pixels visible in the source view; the hole fraction (pixels with alpha < 0.5: no
+4. Reports PSNR and SSIM over the whole frame, over the disoccluded pixels only (and, as
+   *behind outlines*, the disoccluded pixels inside the source frame: what parallax reveals
+   at depth edges, apart from what the border reveals) and over the pixels visible in the
+   source view; the hole fraction (pixels with alpha < 0.5: no
    triangle covers them); and the **streak fraction**, per scene, depth variant and target,
    and writes the tables to benchmarks/ground_truth/RESULTS.md.
 
@@ -301,9 +308,11 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.round(np.clip(srgb, 0, 1) * 255.0).astype(np.uint8)
 
 
-def hole_fraction(path: Path) -> float:
-    """Fraction of pixels that no surface covers (alpha below one half)."""
-    return float((_read_rgba(path)[..., 3] < 128).mean())
+def hole_fraction(path: Path, where: np.ndarray | None = None) -> float:
+    """Fraction of pixels that no surface covers (alpha below one half); with ``where``,
+    only holes there count (still as a fraction of the whole frame)."""
+    holes = _read_rgba(path)[..., 3] < 128
+    return float((holes & where).mean() if where is not None else holes.mean())
 
 
 def _pose(cam: bpy.types.Object, target: Target, base_lens: float) -> None:
@@ -375,6 +384,7 @@ def make_scene(name: str, out: Path, width: int, height: int) -> None:
         hidden = z > src_depth[vi, ui] * 1.01 + 0.01
         disoccluded = ~np.isfinite(z) | ~inside | hidden
         np.save(out / f"{name}_{tname}_mask.npy", disoccluded)
+        np.save(out / f"{name}_{tname}_outside.npy", ~np.isfinite(z) | ~inside)
 
 
 def soft_disparity(disp: np.ndarray) -> np.ndarray:
@@ -549,6 +559,8 @@ def evaluate(out: Path, scenes: list[str], variants: list[str], methods: list[st
         for tname in targets_of(name):
             gt = read_rgb(out / f"{name}_{tname}_gt.png")
             mask = np.load(out / f"{name}_{tname}_mask.npy")
+            outside = np.load(out / f"{name}_{tname}_outside.npy")
+            behind = mask & ~outside
             full = np.ones_like(mask)
             for variant in variants:
                 for method in methods:
@@ -566,8 +578,11 @@ def evaluate(out: Path, scenes: list[str], variants: list[str], methods: list[st
                             "disoccluded_fraction": float(mask.mean()),
                             "psnr_all": psnr(img, gt, full),
                             "psnr_disoccluded": psnr(img, gt, mask),
+                            "psnr_behind": psnr(img, gt, behind),
+                            "behind_fraction": float(behind.mean()),
                             "psnr_visible": psnr(img, gt, ~mask),
                             "holes": hole_fraction(stem.with_suffix(".png")),
+                            "holes_inside": hole_fraction(stem.with_suffix(".png"), ~outside),
                             "streaks": streak_fraction(Path(f"{stem}_streak.png")),
                             "ssim_all": float(smap.mean()),
                             "ssim_disoccluded": float(smap[mask].mean())
@@ -586,7 +601,12 @@ def _pooled_psnr(out: Path, scene: str, variant: str, method: str, which: str) -
         gt = read_rgb(out / f"{scene}_{tname}_gt.png").astype(np.float64)
         img = read_rgb(out / f"{scene}_{variant}_{tname}_{method}.png").astype(np.float64)
         mask = np.load(out / f"{scene}_{tname}_mask.npy")
-        sel = mask if which == "disoccluded" else ~mask
+        if which == "disoccluded":
+            sel = mask
+        elif which == "behind":
+            sel = mask & ~np.load(out / f"{scene}_{tname}_outside.npy")
+        else:
+            sel = ~mask
         se += float(((img - gt) ** 2)[sel].sum())
         n += int(sel.sum()) * 3
     return float(10 * np.log10(255.0**2 / max(se / max(n, 1), 1e-10)))
@@ -608,9 +628,11 @@ def summarise(out: Path, rows: list[dict]) -> list[dict]:
                 "method": method,
                 "psnr_disoccluded": _pooled_psnr(out, scene, variant, method, "disoccluded"),
                 "psnr_visible": _pooled_psnr(out, scene, variant, method, "visible"),
+                "psnr_behind": _pooled_psnr(out, scene, variant, method, "behind"),
                 "ssim_disoccluded": _mean([r["ssim_disoccluded"] for r in sel]),
                 "ssim_visible": _mean([r["ssim_visible"] for r in sel]),
                 "holes": max(r["holes"] for r in sel),
+                "holes_inside": max(r["holes_inside"] for r in sel),
                 "streaks": _mean([r["streaks"] for r in sel]),
             }
         )
@@ -640,7 +662,9 @@ def write_results(
         f"{SAMPLES} samples, {size}, emission-textured scenes; see the script's docstring for "
         "the scenes, targets, depth variants and the streak measure). PSNR in dB, SSIM in "
         "[0, 1]. *Disoccluded* = target pixels hidden in the source view or outside its frame; "
-        "*visible* = the rest. *Holes* = % of target pixels no triangle covers (worst target). "
+        "*behind outlines* = the disoccluded pixels inside the source frame (revealed by "
+        "parallax at depth edges, not by the frame border); *visible* = the rest. *Holes* = % of target pixels no triangle covers (worst target); *holes inside frame* = "
+        "those holes that lie where the source frame reaches (at outlines, not the border). "
         f"*Streaks* = % of target pixels showing a triangle stretched > {STREAK_RATIO:g}x its "
         "source size (mean over targets).",
         "",
@@ -652,10 +676,11 @@ def write_results(
         "",
         "## Per scene and depth (targets pooled)",
         "",
-        "| scene | depth | method | PSNR disoccl. | PSNR visible | SSIM disoccl. | SSIM visible "
-        "| holes % | streaks % | LDI gain vs best baseline (disoccl.) | LDI loss vs rubber (visible) "
+        "| scene | depth | method | PSNR disoccl. | PSNR behind outlines | PSNR visible "
+        "| SSIM disoccl. | SSIM visible "
+        "| holes % | holes inside frame % | streaks % | LDI gain vs best baseline (disoccl.) | LDI loss vs rubber (visible) "
         "| LDI streaks / rubber |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in summary:
         extra = ["", "", ""]
@@ -671,21 +696,25 @@ def write_results(
             ]
         lines.append(
             f"| {s['scene']} | {s['depth']} | {s['method']} | {s['psnr_disoccluded']:.2f} "
-            f"| {s['psnr_visible']:.2f} | {s['ssim_disoccluded']:.4f} | {s['ssim_visible']:.4f} "
-            f"| {100 * s['holes']:.3f} | {100 * s['streaks']:.3f} | " + " | ".join(extra) + " |"
+            f"| {s['psnr_behind']:.2f} | {s['psnr_visible']:.2f} | {s['ssim_disoccluded']:.4f} | {s['ssim_visible']:.4f} "
+            f"| {100 * s['holes']:.3f} | {100 * s['holes_inside']:.3f} | {100 * s['streaks']:.3f} | "
+            + " | ".join(extra)
+            + " |"
         )
     lines += [
         "",
         "## Per scene, depth and target",
         "",
-        "| scene | depth | target | disoccl. % | method | PSNR all | PSNR disoccl. | PSNR visible "
+        "| scene | depth | target | disoccl. % | behind % | method | PSNR all | PSNR disoccl. "
+        "| PSNR behind | PSNR visible "
         "| SSIM all | SSIM disoccl. | SSIM visible | holes % | streaks % |",
-        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(rows, key=lambda r: (list(SCENES).index(r["scene"]), DEPTHS.index(r["depth"]))):
         lines.append(
             f"| {r['scene']} | {r['depth']} | {r['target']} | {100 * r['disoccluded_fraction']:.1f} "
-            f"| {r['method']} | {r['psnr_all']:.2f} | {r['psnr_disoccluded']:.2f} "
+            f"| {100 * r['behind_fraction']:.1f} | {r['method']} | {r['psnr_all']:.2f} "
+            f"| {r['psnr_disoccluded']:.2f} | {r['psnr_behind']:.2f} "
             f"| {r['psnr_visible']:.2f} | {r['ssim_all']:.4f} | {r['ssim_disoccluded']:.4f} "
             f"| {r['ssim_visible']:.4f} | {100 * r['holes']:.3f} | {100 * r['streaks']:.3f} |"
         )
