@@ -24,6 +24,8 @@ from .inpaint import push_pull
 
 # Long side of the image the farthest-surface map is computed at.
 FAR_SIZE = 128
+# Long side of the canvas the margin's fill is computed at.
+FILL_SIZE = 512
 
 
 def extend_frame(
@@ -59,15 +61,32 @@ def extend_frame(
     if not known_inside.any():
         known_inside = band
     out_h, out_w = h + 2 * m, w + 2 * m
-    known = np.zeros((out_h, out_w), bool)
-    known[m : m + h, m : m + w] = known_inside
+    # The fill is smooth by nature: it is computed on a canvas at a working size and scaled
+    # up (only its margin is used).
+    f = min(1.0, FILL_SIZE / max(out_h, out_w))
+    sh, sw, sm = max(1, round(h * f)), max(1, round(w * f)), max(1, round(m * f))
+    weight = known_inside.astype(np.float32)
     scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
-    canvas = np.zeros((out_h, out_w, 4), np.float32)
-    canvas[m : m + h, m : m + w, :3] = rgb[..., :3].astype(np.float32) * np.float32(1.0 / scale)
-    canvas[m : m + h, m : m + w, 3] = disp
+    small_w = cv2.resize(weight, (sw, sh), interpolation=cv2.INTER_AREA)
+    small_rgb = cv2.resize(
+        rgb[..., :3].astype(np.float32) * (weight / np.float32(scale))[..., None],
+        (sw, sh),
+        interpolation=cv2.INTER_AREA,
+    )
+    small_d = cv2.resize(disp * weight, (sw, sh), interpolation=cv2.INTER_AREA)
+    norm = 1.0 / np.maximum(small_w, 1e-6)
+    canvas = np.zeros((sh + 2 * sm, sw + 2 * sm, 4), np.float32)
+    canvas[sm : sm + sh, sm : sm + sw, :3] = small_rgb * norm[..., None]
+    canvas[sm : sm + sh, sm : sm + sw, 3] = small_d * norm
+    inside = np.zeros(canvas.shape[:2], bool)
+    inside[sm : sm + sh, sm : sm + sw] = small_w > 0.5
+    if not inside.any():
+        inside[sm : sm + sh, sm : sm + sw] = True
     # push_pull fills 3 channels at a time: colour, then disparity (with two spare channels).
-    filled_rgb = push_pull(canvas[..., :3], known)
-    filled_d = push_pull(np.repeat(canvas[..., 3:4], 3, axis=2), known)[..., 0]
+    filled_rgb = push_pull(canvas[..., :3], inside)
+    filled_d = push_pull(np.repeat(canvas[..., 3:4], 3, axis=2), inside)[..., 0]
+    filled_rgb = cv2.resize(filled_rgb, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    filled_d = cv2.resize(filled_d, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
     out_d = filled_d.astype(np.float32)
     out_d[m : m + h, m : m + w] = disp
     out_rgb = np.clip(filled_rgb * np.float32(scale) + np.float32(0.5), 0, scale).astype(rgb.dtype)

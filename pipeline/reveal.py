@@ -25,9 +25,11 @@ import numpy as np
 from .ldi import LDI, D, R
 from .trajectories import DEFAULT_AMPLITUDES, LATERAL_PRESETS
 
-# Half diagonal of a 4:3 frame in units of the focal length (f = the long side): how far from
-# the centre a forward move's gaps open widest.
-EDGE_RADIUS = 0.625
+# How far from the centre (units of the focal length, f = the long side) a forward move's gaps
+# are sized for: the middle of the frame's long sides (the corners open ~25 % more, and the
+# safe-motion check counts them: move_extent uses CORNER_RADIUS).
+EDGE_RADIUS = 0.5
+CORNER_RADIUS = 0.625
 # The largest gap-opening move of the default presets, as a sideways-equivalent fraction of
 # the focus distance (forward moves count at the frame's corners).
 DESIGN_MOVE = max(
@@ -37,10 +39,10 @@ DESIGN_MOVE = max(
 )
 # Growth covers this much more than the design move opens, plus a couple of pixels for the
 # half-pixel silhouettes and rasterisation.
-SAFETY = 1.25
+SAFETY = 1.15
 SLACK_PX = 2.0
 # No edge grows farther than this fraction of the photo's long side (memory and time bound).
-MAX_GROWTH = 0.25
+MAX_GROWTH = 0.15
 
 
 def focus_disparity(disp: np.ndarray, floor: float, valid: np.ndarray | None = None) -> float:
@@ -101,6 +103,7 @@ def _covered_run(
     background: np.ndarray,
     threshold: float,
     limit: int,
+    enough: np.ndarray | None = None,
 ) -> np.ndarray:
     """From each edge sample (ys, xs) under the foreground, walking by ``step``: how many
     positions in a row hold the background (a grown sample, or the photo's own background
@@ -115,6 +118,8 @@ def _covered_run(
         yc, xc = np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)
         ok = inside & (grown[yc, xc] | (d0[yc, xc] <= background + threshold))
         alive &= ok
+        if enough is not None:
+            alive &= run < enough  # covered far enough: the estimate is capped anyway
         if not alive.any():
             break
         run += alive
@@ -169,7 +174,9 @@ def safe_motion(
         sx = px + (0 if fg_first or axis == 0 else 1)
         sign = -1 if fg_first else 1
         step = (sign, 0) if axis == 0 else (0, sign)
-        g = _covered_run(grown, d0, sy, sx, step, bg_d, ldi.threshold, limit)
+        # Walks stop once they cover what the cap needs (most of an image is open background).
+        enough = np.ceil(cap * focal_px * jump / max(d_focus, 1e-6))
+        g = _covered_run(grown, d0, sy, sx, step, bg_d, ldi.threshold, limit, enough)
         # One pixel more: a gap narrower than a pixel is closed by the half-pixel silhouette
         # and the rasteriser (and edges with a tiny jump then never bound the estimate).
         allowed = (g + 1.0) * d_focus / (focal_px * np.maximum(jump, 1e-6))
@@ -182,10 +189,10 @@ def safe_motion(
 
 def move_extent(locations: np.ndarray) -> dict[str, float]:
     """How far a camera path opens gaps, per direction (Blender units): its sideways offsets
-    as they are, plus its forward / backward travel at the frame's corner (``EDGE_RADIUS``),
+    as they are, plus its forward / backward travel at the frame's corner (``CORNER_RADIUS``),
     which opens every edge radially."""
     loc = np.asarray(locations, np.float64).reshape(-1, 3)
-    radial = EDGE_RADIUS * np.abs(loc[:, 2])
+    radial = CORNER_RADIUS * np.abs(loc[:, 2])
     return {
         "right": float(np.max(loc[:, 0] + radial, initial=0.0)),
         "left": float(np.max(-loc[:, 0] + radial, initial=0.0)),

@@ -12,7 +12,7 @@ from pipeline.ldi import build_ldi
 from pipeline.preprocess import preprocess
 from pipeline.reveal import (
     DESIGN_MOVE,
-    EDGE_RADIUS,
+    CORNER_RADIUS,
     covered_fraction,
     move_extent,
     safe_motion,
@@ -74,7 +74,7 @@ def test_a_camera_path_is_covered_up_to_its_safe_fraction() -> None:
     swing = np.array([[0.05, 0, 0], [-0.05, 0, 0]])
     assert move_extent(swing) == {"right": 0.05, "left": 0.05, "up": 0.0, "down": 0.0}
     zoom = np.array([[0, 0, 0], [0, 0, -0.1]])
-    assert move_extent(zoom)["up"] == pytest.approx(EDGE_RADIUS * 0.1)
+    assert move_extent(zoom)["up"] == pytest.approx(CORNER_RADIUS * 0.1)
     safe = {"right": 0.1, "left": 0.025, "up": 1.0, "down": 1.0}
     assert covered_fraction(safe, swing) == pytest.approx(0.5)  # the left side limits it
     assert covered_fraction(safe, np.zeros((3, 3))) == float("inf")
