@@ -11,8 +11,8 @@ from pipeline.image_io import Photo
 from pipeline.ldi import build_ldi
 from pipeline.preprocess import preprocess
 from pipeline.reveal import (
-    DESIGN_MOVE,
     CORNER_RADIUS,
+    DESIGN_MOVE,
     covered_fraction,
     move_extent,
     safe_motion,
