@@ -188,6 +188,27 @@ def dolly_limit(photo: bpy.types.Object, focus: float, fov: float) -> float:
     return dolly_zoom_limit(_vertices(photo, front_only=False), focus, tan_half)
 
 
+def photo_safe_motion(photo: bpy.types.Object) -> dict[str, float] | None:
+    """The photo's safe camera moves per direction (Blender units), None when not known."""
+    from ..pipeline.mesh_data import SAFE_MOTION_KEYS
+
+    values = list(photo.oneshot3d.safe_motion)  # type: ignore[attr-defined]
+    if min(values) < 0:
+        return None
+    return dict(zip(SAFE_MOTION_KEYS, values, strict=True))
+
+
+def safe_amplitude(photo: bpy.types.Object, traj: "Trajectory", amplitude: float) -> float | None:
+    """The largest amplitude of this path that shows no holes on this photo (same unit as
+    ``amplitude``), None when the photo does not know its safe moves."""
+    from ..pipeline.reveal import covered_fraction
+
+    safe = photo_safe_motion(photo)
+    if safe is None:
+        return None
+    return amplitude * covered_fraction(safe, traj.locations)
+
+
 def build_trajectory(
     photo: bpy.types.Object,
     preset: str,
@@ -245,6 +266,16 @@ def animate_photo(
     """Build the trajectory, key the photo's camera, make it the scene camera and set the
     scene's frame range to the clip (frame N of a loop is left out: it equals the first)."""
     traj = build_trajectory(photo, preset, frames, amplitude, loop, **kwargs)
+    if amplitude is None and preset not in ("CUSTOM", "KEN_BURNS"):
+        # The preset's default amplitude, but never past what this photo can show without
+        # holes (a photo whose nearest surface is far nearer than its median would otherwise
+        # swing its foreground across the frame).
+        from ..pipeline.trajectories import DEFAULT_AMPLITUDES
+
+        default = DEFAULT_AMPLITUDES[preset]
+        limit = safe_amplitude(photo, traj, default)
+        if limit is not None and limit < default:
+            traj = build_trajectory(photo, preset, frames, limit, loop, **kwargs)
     camera = photo.oneshot3d.camera  # type: ignore[attr-defined]
     scene = context.scene
     apply_trajectory(camera, traj, scene.frame_start)
@@ -264,7 +295,8 @@ class ONESHOT3D_OT_animate_camera(bpy.types.Operator):
     preset: EnumProperty(name="Preset", items=PRESET_ITEMS, default="SWING")
     amplitude: FloatProperty(
         name="Amplitude",
-        description="Fraction of the focus distance (0 = the preset's default)",
+        description="Fraction of the focus distance (0 = the preset's default, limited to the "
+        "photo's safe camera move)",
         default=0.0,
         min=0.0,
         max=100.0,
@@ -326,6 +358,20 @@ class ONESHOT3D_OT_animate_camera(bpy.types.Operator):
             {"INFO"},
             f"{traj.preset.title()}: {self.frames} frames, {traj.parallax_degrees:.1f} deg parallax",
         )
+        # The default amplitude is already limited to the safe one (animate_photo); a chosen
+        # one is kept as chosen, with a warning.
+        amplitude = self.amplitude
+        limit = (
+            safe_amplitude(photo, traj, amplitude)
+            if amplitude and self.preset != "CUSTOM"
+            else None
+        )
+        if limit is not None and limit < amplitude:
+            self.report(
+                {"WARNING"},
+                f"{traj.preset.title()} amplitude {amplitude:.3g} is beyond this photo's safe "
+                f"{limit:.3g}: holes may show behind outlines; lower the amplitude to {limit:.3g}",
+            )
         return {"FINISHED"}
 
 

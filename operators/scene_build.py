@@ -211,6 +211,10 @@ def build_photo_objects(
         props.fov = settings.fov
         props.focus_depth = default_focus_depth(data)
         props.camera = camera_object
+        if data.safe_motion:
+            from ..pipeline.mesh_data import SAFE_MOTION_KEYS
+
+            props.safe_motion = [data.safe_motion.get(k, -1.0) for k in SAFE_MOTION_KEYS]
     except BaseException:
         remove_ids(created)
         raise

@@ -117,6 +117,35 @@ class OneShot3DAnimationSettings(bpy.types.PropertyGroup):
     )
 
 
+def _draw_safe_motion(layout: bpy.types.UILayout, photo: bpy.types.Object, settings) -> None:
+    """How far the camera can move on this photo before holes show, and whether the chosen
+    preset stays within it."""
+    from ..operators.animate_camera import build_trajectory, photo_safe_motion, safe_amplitude
+    from ..pipeline.trajectories import DEFAULT_AMPLITUDES
+
+    safe = photo_safe_motion(photo)
+    if safe is None:
+        return
+    focus = float(photo.oneshot3d.focus_depth) or 1.0  # type: ignore[attr-defined]
+    layout.label(text=f"Safe move: {100.0 * min(safe.values()) / focus:.1f} % of focus distance")
+    if settings.preset in ("CUSTOM", "KEN_BURNS"):
+        return
+    amplitude = settings.amplitude or DEFAULT_AMPLITUDES[settings.preset]
+    try:
+        traj = build_trajectory(
+            photo, settings.preset, settings.frames, amplitude, settings.loop, crop_to_photo=False
+        )
+    except Exception:  # noqa: BLE001 - a panel must draw; the operator reports the error
+        return
+    limit = safe_amplitude(photo, traj, amplitude)
+    if limit is None or limit >= amplitude:
+        return
+    if settings.amplitude:
+        layout.label(text=f"Holes beyond amplitude {limit:.3f}", icon="ERROR")
+    else:
+        layout.label(text=f"Default limited to {limit:.3f} on this photo", icon="INFO")
+
+
 class ONESHOT3D_PT_animation(bpy.types.Panel):
     bl_label = "Camera Animation"
     bl_idname = "ONESHOT3D_PT_animation"
@@ -138,6 +167,7 @@ class ONESHOT3D_PT_animation(bpy.types.Panel):
         col = layout.column()
         col.prop(settings, "preset")
         col.prop(settings, "amplitude")
+        _draw_safe_motion(col, photo, settings)
         col.prop(settings, "frames")
         col.prop(settings, "loop")
         col.prop(settings, "easing")

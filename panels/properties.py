@@ -18,6 +18,7 @@ from bpy.props import (
     BoolProperty,
     EnumProperty,
     FloatProperty,
+    FloatVectorProperty,
     IntProperty,
     PointerProperty,
     StringProperty,
@@ -215,6 +216,11 @@ class OneShot3DPhotoSettings(bpy.types.PropertyGroup):
     # Median camera-axis distance of the scene: the default focus for camera animations.
     focus_depth: FloatProperty(name="Focus Depth", default=1.0, min=0.0)
     camera: PointerProperty(name="Camera", type=bpy.types.Object)
+    # Largest camera moves without holes (Blender units), camera moving right, left, up, down
+    # (pipeline.reveal); negative = not known (baseline meshes, older files).
+    safe_motion: FloatVectorProperty(
+        name="Safe Camera Move", size=4, default=(-1.0, -1.0, -1.0, -1.0), options={"HIDDEN"}
+    )
 
 
 OneShot3DPhotoSettings.__annotations__.update(setting_annotations())

@@ -32,6 +32,7 @@ behind the front one; that meeting line is a cut in F and seeds the next layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -90,13 +91,14 @@ def _seeds(
     pairs0: list[tuple[np.ndarray, np.ndarray, int, int]],
     grown_yx: tuple[np.ndarray, np.ndarray],
     threshold: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Background sides (ys, xs) of the cuts of the deepest-surface map F. Between two
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Background sides (ys, xs) of the cuts of the deepest-surface map F, and the disparity
+    of the foreground across each cut. Between two
     layer-0 samples the cleaned cuts decide (noise fragments stay linked); a pair involving a
     grown sample (``grown_yx``) is cut by the threshold. Sparse: only cut pairs and pairs next
     to grown samples are looked at; a pixel may be listed twice."""
     h, w = F.shape
-    out_y, out_x = [], []
+    out_y, out_x, out_fg = [], [], []
     gy0, gx0 = grown_yx
     for py, px, dy, dx in pairs0:
         qy, qx = py + dy, px + dx
@@ -113,10 +115,12 @@ def _seeds(
             py = np.concatenate([py, cy[sel]])
             px = np.concatenate([px, cx[sel]])
             qy, qx = py + dy, px + dx
-        near_q = F[qy, qx] > F[py, px]
+        fp, fq = F[py, px], F[qy, qx]
+        near_q = fq > fp
         out_y += [py[near_q], qy[~near_q]]
         out_x += [px[near_q], qx[~near_q]]
-    return np.concatenate(out_y), np.concatenate(out_x)
+        out_fg += [fq[near_q], fp[~near_q]]
+    return np.concatenate(out_y), np.concatenate(out_x), np.concatenate(out_fg)
 
 
 _TAIL = np.ones((7, 7), np.uint8)
@@ -174,6 +178,145 @@ def seed_slope(
 MAX_EXTRAPOLATION = 0.5
 
 
+@dataclass
+class _Pass:
+    """Candidate samples of one growth pass (before the connectivity check) and the
+    per-seed attributes their ``lab`` indexes."""
+
+    cy: np.ndarray
+    cx: np.ndarray
+    lab: np.ndarray
+    dd: np.ndarray
+    v: np.ndarray
+    value_of: np.ndarray
+    reach_of: np.ndarray
+    gx_of: np.ndarray
+    gy_of: np.ndarray
+    labels: np.ndarray
+    zone_y: np.ndarray
+    zone_x: np.ndarray
+
+
+def _pass(
+    seed: np.ndarray,
+    sy: np.ndarray,
+    sx: np.ndarray,
+    F: np.ndarray,
+    Flayer: np.ndarray,
+    reach: np.ndarray,
+    steps_map: np.ndarray,
+    GX: np.ndarray,
+    GY: np.ndarray,
+    disp0: np.ndarray,
+    cuts: Cuts,
+    threshold: float,
+    far: np.float32,
+    context_band: float,
+) -> _Pass:
+    """Every position takes its nearest seed (in ``seed``, listed row-major as sy, sx) and
+    becomes a candidate sample when within that seed's reach and behind F there."""
+    dist, labels = cv2.distanceTransformWithLabels(
+        (~seed).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # Labels number the seeds in row-major order (as np.nonzero lists them); index 0 unused.
+    n_lab = sy.size + 1
+    lab_seed = labels[sy, sx]
+    value_of = np.zeros(n_lab, np.float32)
+    value_of[lab_seed] = F[sy, sx]
+    reach_of = np.zeros(n_lab, np.float32)
+    reach_of[lab_seed] = reach[sy, sx]
+    sy_of = np.zeros(n_lab, np.float32)
+    sy_of[lab_seed] = sy
+    sx_of = np.zeros(n_lab, np.float32)
+    sx_of[lab_seed] = sx
+    steps_of = np.zeros(n_lab, np.float32)
+    steps_of[lab_seed] = steps_map[sy, sx]
+    max_steps = float(steps_of.max())
+    limit_cap = np.float32(MAX_EXTRAPOLATION) * value_of / np.maximum(steps_of, 1.0)
+    gsx, gsy = GX[sy, sx], GY[sy, sx]
+    on0 = Flayer[sy, sx] == 0
+    if on0.any():
+        gsx[on0], gsy[on0] = seed_slope(disp0, cuts, sy[on0], sx[on0], threshold=threshold)
+    gx_of = np.zeros(n_lab, np.float32)
+    gx_of[lab_seed] = gsx
+    gy_of = np.zeros(n_lab, np.float32)
+    gy_of[lab_seed] = gsy
+    gnorm = np.sqrt(gx_of**2 + gy_of**2)
+    shrink = np.minimum(1.0, limit_cap / np.maximum(gnorm, 1e-12)).astype(np.float32)
+    gx_of *= shrink
+    gy_of *= shrink
+    # Work on the candidate pixels only (within reach of some seed): bands, not the image.
+    zone_y, zone_x = np.nonzero(dist <= max_steps + context_band)
+    zone_d = dist[zone_y, zone_x]
+    cand = (zone_d <= max_steps) & (zone_d > 0)
+    cy, cx, dd = zone_y[cand], zone_x[cand], zone_d[cand]
+    lab = labels[cy, cx]
+    ok = dd <= steps_of[lab] - reach_of[lab]
+    cy, cx, lab, dd = cy[ok], cx[ok], lab[ok], dd[ok]
+    v = value_of[lab] + gx_of[lab] * (cx - sx_of[lab]) + gy_of[lab] * (cy - sy_of[lab])
+    v = np.maximum(v, np.float32(1.0 - MAX_EXTRAPOLATION) * value_of[lab])
+    # Nothing grows farther away than the farthest surface the photo shows (a slope
+    # measured at a crease, where a wall meets the floor, would otherwise tilt it away).
+    v = np.maximum(v, far)
+    ok = v < F[cy, cx] - threshold
+    return _Pass(
+        cy[ok],
+        cx[ok],
+        lab[ok],
+        dd[ok],
+        v[ok],
+        value_of,
+        reach_of,
+        gx_of,
+        gy_of,
+        labels,
+        zone_y,
+        zone_x,
+    )
+
+
+# Smoothing radius (px) where grown samples from different seeds meet with a jump.
+CRACK_SIGMA = 3.0
+CRACK_PASSES = 3
+# Grown samples link across up to this many thresholds (see compute_links).
+GROWN_LINK = 2.0
+
+
+def _close_cracks(
+    v: np.ndarray,
+    cy: np.ndarray,
+    cx: np.ndarray,
+    accept: np.ndarray,
+    F: np.ndarray,
+    threshold: float,
+) -> np.ndarray:
+    """Where the background grown from two different edges meets (trees behind one part of
+    an outline, sky behind the next), neighbouring grown samples can differ by more than the
+    threshold: they would not be linked, and a moving camera would look through the crack
+    between them. There the grown disparity is smoothed (a normalised Gaussian over the grown
+    samples), so the hidden background is one surface; samples that would come forward of
+    what they hide keep their value."""
+    h, w = accept.shape
+    field = np.zeros((h, w), np.float32)
+    field[cy, cx] = v
+    jump = np.zeros((h, w), bool)
+    dx = accept[:, :-1] & accept[:, 1:] & (np.abs(np.diff(field, axis=1)) > threshold)
+    dy = accept[:-1, :] & accept[1:, :] & (np.abs(np.diff(field, axis=0)) > threshold)
+    jump[:, :-1] |= dx
+    jump[:, 1:] |= dx
+    jump[:-1, :] |= dy
+    jump[1:, :] |= dy
+    if not jump.any():
+        return v
+    r = int(np.ceil(2 * CRACK_SIGMA))
+    near = cv2.dilate(jump.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
+    weight = cv2.GaussianBlur(accept.astype(np.float32), (0, 0), CRACK_SIGMA)
+    smooth = cv2.GaussianBlur(field, (0, 0), CRACK_SIGMA) / np.maximum(weight, 1e-6)
+    s = smooth[cy, cx]
+    ok = near[cy, cx] & (s < F[cy, cx] - threshold)
+    return np.where(ok, s, v).astype(np.float32)
+
+
 def grow_layers(
     disp0: np.ndarray,
     cuts: Cuts,
@@ -182,9 +325,15 @@ def grow_layers(
     max_layers: int,
     context_band: float,
     valid0: np.ndarray | None = None,
+    reveal: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Geometry extension. Returns per grown layer: valid mask, disparity, and the context map
     (layer that supplies background colour for inpainting, -1 elsewhere).
+
+    How far each edge grows: ``steps`` pixels, or, with ``reveal`` (background disparity,
+    foreground disparity -> pixels, see ``pipeline.reveal``), as far as the largest camera
+    move the 3D photo is made for opens that edge, if that is more (bounded by
+    ``reveal.MAX_GROWTH``-style caps inside the callable).
 
     The grown disparity continues the background surface linearly: seed disparity plus the
     seed's background slope (``surface_slope``) times the offset from the seed, clamped, so a
@@ -206,59 +355,76 @@ def grow_layers(
     contexts: list[np.ndarray] = []
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     pairs0 = _cut_pairs(cuts)
+    mixed = cv2.dilate(cuts.edge_pixels().view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
     grown_y = np.zeros(0, np.intp)
     grown_x = np.zeros(0, np.intp)
     for k in range(1, max_layers + 1):
-        sy, sx = _seeds(F, Flayer, pairs0, (grown_y, grown_x), threshold)
-        live = (reach[sy, sx] < steps - 1.0) & np.isfinite(F[sy, sx])
+        sy, sx, fg = _seeds(F, Flayer, pairs0, (grown_y, grown_x), threshold)
+        own_steps = np.full(sy.size, np.float32(steps))
+        if reveal is not None and sy.size:
+            own_steps = np.maximum(own_steps, reveal(F[sy, sx], fg).astype(np.float32))
+        live = (reach[sy, sx] < own_steps - 1.0) & np.isfinite(F[sy, sx])
         seed = np.zeros((h, w), bool)
         seed[sy[live], sx[live]] = True
+        steps_map = np.zeros((h, w), np.float32)
+        np.maximum.at(steps_map, (sy[live], sx[live]), own_steps[live])
         sy, sx = np.nonzero(seed)  # row-major, de-duplicated
         if sy.size == 0:
             break
-        dist, labels = cv2.distanceTransformWithLabels(
-            (~seed).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+        p1 = _pass(
+            seed,
+            sy,
+            sx,
+            F,
+            Flayer,
+            reach,
+            steps_map,
+            GX,
+            GY,
+            disp0,
+            cuts,
+            threshold,
+            far,
+            context_band,
         )
-        # Labels number the seeds in row-major order (as np.nonzero lists them); index 0 unused.
-        n_lab = sy.size + 1
-        lab_seed = labels[sy, sx]
-        value_of = np.zeros(n_lab, np.float32)
-        value_of[lab_seed] = F[sy, sx]
-        reach_of = np.zeros(n_lab, np.float32)
-        reach_of[lab_seed] = reach[sy, sx]
-        sy_of = np.zeros(n_lab, np.float32)
-        sy_of[lab_seed] = sy
-        sx_of = np.zeros(n_lab, np.float32)
-        sx_of[lab_seed] = sx
-        limit_cap = np.float32(MAX_EXTRAPOLATION) * value_of / np.float32(max(steps, 1.0))
-        gsx, gsy = GX[sy, sx], GY[sy, sx]
-        on0 = Flayer[sy, sx] == 0
-        if on0.any():
-            gsx[on0], gsy[on0] = seed_slope(disp0, cuts, sy[on0], sx[on0], threshold=threshold)
-        gx_of = np.zeros(n_lab, np.float32)
-        gx_of[lab_seed] = gsx
-        gy_of = np.zeros(n_lab, np.float32)
-        gy_of[lab_seed] = gsy
-        gnorm = np.sqrt(gx_of**2 + gy_of**2)
-        shrink = np.minimum(1.0, limit_cap / np.maximum(gnorm, 1e-12)).astype(np.float32)
-        gx_of *= shrink
-        gy_of *= shrink
-        # Work on the candidate pixels only (within reach of some seed): bands, not the image.
-        zone_y, zone_x = np.nonzero(dist <= steps + context_band)
-        zone_d = dist[zone_y, zone_x]
-        cand = (zone_d <= steps) & (zone_d > 0)
-        cy, cx, dd = zone_y[cand], zone_x[cand], zone_d[cand]
-        lab = labels[cy, cx]
-        ok = dd <= steps - reach_of[lab]
-        cy, cx, lab, dd = cy[ok], cx[ok], lab[ok], dd[ok]
-        v = value_of[lab] + gx_of[lab] * (cx - sx_of[lab]) + gy_of[lab] * (cy - sy_of[lab])
-        v = np.maximum(v, np.float32(1.0 - MAX_EXTRAPOLATION) * value_of[lab])
-        # Nothing grows farther away than the farthest surface the photo shows (a slope
-        # measured at a crease, where a wall meets the floor, would otherwise tilt it away).
-        v = np.maximum(v, far)
-        Fc = F[cy, cx]
-        ok = v < Fc - threshold
-        cy, cx, lab, dd, v = cy[ok], cx[ok], lab[ok], dd[ok], v[ok]
+        cy, cx, lab, dd, v = p1.cy, p1.cx, p1.lab, p1.dd, p1.v
+        value_of, reach_of, gx_of, gy_of = p1.value_of, p1.reach_of, p1.gx_of, p1.gy_of
+        labels, zone_y, zone_x = p1.labels, p1.zone_y, p1.zone_x
+        # Second pass for the far-reaching seeds (large jumps): in the first, every pixel
+        # belongs to its nearest seed, and a nearby seed that may grow only a little (a small
+        # step, a fragment) would stop a large edge's growth at the boundary of its cell.
+        far_seed = seed & (steps_map > np.float32(steps) + 1.0)
+        if far_seed.any() and cy.size:
+            taken = np.zeros((h, w), bool)
+            taken[cy, cx] = True
+            fy, fx = np.nonzero(far_seed)
+            p2 = _pass(
+                far_seed,
+                fy,
+                fx,
+                F,
+                Flayer,
+                reach,
+                steps_map,
+                GX,
+                GY,
+                disp0,
+                cuts,
+                threshold,
+                far,
+                0.0,
+            )
+            new = ~taken[p2.cy, p2.cx]
+            offset = value_of.size
+            cy = np.concatenate([cy, p2.cy[new]])
+            cx = np.concatenate([cx, p2.cx[new]])
+            lab = np.concatenate([lab, p2.lab[new] + offset])
+            dd = np.concatenate([dd, p2.dd[new]])
+            v = np.concatenate([v, p2.v[new]])
+            value_of = np.concatenate([value_of, p2.value_of])
+            reach_of = np.concatenate([reach_of, p2.reach_of])
+            gx_of = np.concatenate([gx_of, p2.gx_of])
+            gy_of = np.concatenate([gy_of, p2.gy_of])
         accept = np.zeros((h, w), bool)
         accept[cy, cx] = True
         # Keep only regions 4-connected to a seed (growth never jumps across a gap).
@@ -275,6 +441,11 @@ def grow_layers(
             break
         accept = np.zeros((h, w), bool)
         accept[cy, cx] = True
+        if k == max_layers:
+            # Earlier rounds leave such meeting lines to the next round, which grows the
+            # farther surface behind the nearer one (nested layers); the last round cannot.
+            for _ in range(CRACK_PASSES):
+                v = _close_cracks(v, cy, cx, accept, F, threshold)
         # Background context for inpainting: near the grown region, on the seed's surface or
         # behind it, never in front of it (the foreground).
         outside = ~accept[zone_y, zone_x]
@@ -283,6 +454,9 @@ def grow_layers(
         vz = value_of[zl]
         Fz = F[zy, zx]
         inz = (Fz <= vz + threshold) & (Fz >= vz - 4.0 * threshold)
+        # Pixels right at an outline mix both sides' colours (antialiasing, JPEG, the lens):
+        # they would tint the hidden background with the foreground's colour.
+        inz &= ~mixed[zy, zx]
         context = np.full((h, w), -1, np.int8)
         context[zy[inz], zx[inz]] = Flayer[zy[inz], zx[inz]]
         contexts.append(context)
@@ -302,7 +476,8 @@ def grow_layers(
 
 def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: float) -> np.ndarray:
     """Symmetric 4-neighbour links. Layer 0 to layer 0: linked unless cut. Pairs involving a
-    grown sample: linked when their disparities differ by at most the threshold and each is the
+    grown sample: linked when their disparities differ by at most the threshold (two grown
+    samples: ``GROWN_LINK`` thresholds) and each is the
     other's closest candidate (mutual best), so every sample links to at most one sample per
     direction and the result is symmetric by construction."""
     k_layers, h, w = valid.shape
@@ -323,6 +498,11 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         return links
     grown = valid[1:].any(axis=0)
     big = np.float32(np.inf)
+    # Two grown samples are one hidden surface up to twice the threshold: where the
+    # background grown from different edges meets, a steeper join is better than a crack a
+    # moving camera looks through (nothing lies behind it).
+    limit = np.full((k_layers, k_layers), np.float32(threshold))
+    limit[1:, 1:] = np.float32(GROWN_LINK * threshold)
     for direction, (dy, dx) in ((R, (0, 1)), (D, (1, 0))):
         # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
         g = grown[: h - dy, : w - dx] | grown[dy:, dx:]
@@ -335,7 +515,7 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         cut00 = (cuts.right if direction == R else cuts.down)[py, px]
         # diff[k, j]: cost of linking sample k at p with sample j at q.
         diff = np.abs(vb[:, None] - wb[None, :])
-        ok = va[:, None] & wa[None, :] & (diff <= threshold)
+        ok = va[:, None] & wa[None, :] & (diff <= limit[:, :, None])
         diff = np.where(ok, diff, big)
         # Layer 0 - layer 0 is decided by the cuts and takes priority.
         diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
@@ -383,6 +563,7 @@ def build_ldi(
     context_band: float,
     margin: int,
     valid0: np.ndarray | None = None,
+    reveal: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> LDI:
     """Lift a (margin-padded) photo and its preprocessed disparity into an LDI and grow the
     occluded geometry. ``disp``, ``cuts``, ``color`` and ``valid0`` are on the padded lattice;
@@ -390,7 +571,7 @@ def build_ldi(
     for ``inpaint.inpaint_ldi``."""
     h, w = disp.shape
     masks, disps, contexts = grow_layers(
-        disp, cuts, threshold, steps, max_layers, context_band, valid0
+        disp, cuts, threshold, steps, max_layers, context_band, valid0, reveal
     )
     k_layers = 1 + len(masks)
     valid = np.zeros((k_layers, h, w), bool)

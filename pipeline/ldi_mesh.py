@@ -393,23 +393,33 @@ def build_ldi_mesh(
     normalised disparity at the photo's size; ``rgb`` the photo (uint8 / uint16)."""
     import time
 
+    from .border import extend_frame
     from .inpaint import get_inpainter, inpaint_ldi
     from .ldi import build_ldi, pad_reflect
     from .preprocess import preprocess
+    from .reveal import focus_disparity, growth, margin_for_move, safe_motion
 
     timings: dict[str, float] = {}
     h, w = disp.shape
     long_side = max(h, w)
     scale_px = long_side / 1024.0
-    margin = int(round(settings.frame_margin * long_side))
+    # The camera moves are fractions of the focus distance: the frame margin (and below, the
+    # growth behind every edge) must hold what the largest default move shows.
+    floor = 1.0 / settings.far_ratio if depth.kind != "DEPTH" else 0.0
+    d_focus = focus_disparity(disp, floor, valid)
+    margin = max(
+        int(round(settings.frame_margin * long_side)),
+        margin_for_move(intrinsics.fx, d_focus, float(np.min(np.maximum(disp, floor)))),
+    )
     steps = settings.extension * long_side
     band = settings.context_band * long_side
     threshold = settings.depth_threshold
 
     t0 = time.perf_counter()
     progress("preprocess", 0.55, "Sharpening depth edges")
-    disp_p = pad_reflect(np.ascontiguousarray(disp, np.float32), margin)
-    rgb_p = pad_reflect(np.ascontiguousarray(rgb), margin)
+    disp_p, rgb_p = extend_frame(
+        np.ascontiguousarray(disp, np.float32), np.ascontiguousarray(rgb), margin, threshold, valid
+    )
     valid_p = None if valid is None else pad_reflect(valid.view(np.uint8), margin).view(bool)
     guide = rgb_p.astype(np.float32) * np.float32(
         1.0 / (65535.0 if rgb.dtype == np.uint16 else 255.0)
@@ -427,8 +437,20 @@ def build_ldi_mesh(
 
     t0 = time.perf_counter()
     progress("ldi", 0.65, "Growing background behind edges")
+    # Every edge grows at least ``extension``, and as far as the largest default camera move
+    # opens it (pipeline.reveal), so the presets show no holes at their default amplitudes.
+    reveal = growth(intrinsics.fx, d_focus, floor, long_side)
     ldi = build_ldi(
-        pre.disp, pre.cuts, rgb_p, threshold, steps, settings.ldi_layers, band, margin, valid_p
+        pre.disp,
+        pre.cuts,
+        rgb_p,
+        threshold,
+        steps,
+        settings.ldi_layers,
+        band,
+        margin,
+        valid_p,
+        reveal,
     )
     timings["ldi"] = time.perf_counter() - t0
 
@@ -448,4 +470,9 @@ def build_ldi_mesh(
     )
     timings["meshing"] = time.perf_counter() - t0
     mesh.timings.update(timings)
+    # In Blender units (a fraction of the focus distance the estimate was made for), so that
+    # the animation side can compare it with any focus the artist picks.
+    z_focus = float(z_of_disp(np.float32(d_focus)))
+    safe = safe_motion(ldi, intrinsics.fx, d_focus, floor).to_dict()
+    mesh.safe_motion = {k: v * z_focus for k, v in safe.items()}
     return mesh

@@ -26,6 +26,9 @@ class MeshData:
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # Largest camera moves (Blender units) that reveal no hole, per direction of the camera
+    # ("right", "left", "up", "down"; see pipeline.reveal). Empty for the baseline meshes.
+    safe_motion: dict[str, float] = field(default_factory=dict)
 
     @property
     def triangle_count(self) -> int:
@@ -52,6 +55,9 @@ class MeshData:
             "texture": self.texture,
             "intrinsics": np.array(self.intrinsics.as_tuple(), dtype=np.float64),
             "warnings": np.array(self.warnings, dtype=str),
+            "safe_motion": np.array(
+                [self.safe_motion.get(k, np.nan) for k in SAFE_MOTION_KEYS], dtype=np.float64
+            ),
         }
         arrays.update({f"attr_{k}": v for k, v in self.attributes.items()})
         np.savez(path, **arrays)
@@ -67,4 +73,16 @@ class MeshData:
                 intrinsics=Intrinsics.from_tuple(tuple(z["intrinsics"].tolist())),
                 attributes={k[5:]: z[k] for k in z.files if k.startswith("attr_")},
                 warnings=[str(w) for w in z["warnings"]],
+                safe_motion=_safe_motion(z),
             )
+
+
+# Order of the directions in the .npz's "safe_motion" array.
+SAFE_MOTION_KEYS = ("right", "left", "up", "down")
+
+
+def _safe_motion(z: "np.lib.npyio.NpzFile") -> dict[str, float]:
+    if "safe_motion" not in z.files:
+        return {}
+    values = z["safe_motion"].tolist()
+    return {k: float(v) for k, v in zip(SAFE_MOTION_KEYS, values, strict=True) if v == v}

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .ramps import snap_ramps
+
 # Neighbourhood of the cuts where the sharpened disparity is kept: the window the background's
 # slope is measured over when growing (ldi.seed_slope, radius 4).
 _NEAR_CUT = np.ones((9, 9), np.uint8)
@@ -197,6 +199,13 @@ def clean_cuts(cuts: Cuts, min_edge_length: float) -> Cuts:
     return Cuts(cuts.right & kept[:, 1:], cuts.down & kept[1:, :])
 
 
+def _still_steps(cuts: Cuts, disp: np.ndarray, threshold: float) -> Cuts:
+    return Cuts(
+        cuts.right & (np.abs(np.diff(disp, axis=1)) > threshold),
+        cuts.down & (np.abs(np.diff(disp, axis=0)) > threshold),
+    )
+
+
 @dataclass
 class Preprocessed:
     disp: np.ndarray  # (H, W) float32 sharpened normalised disparity
@@ -241,6 +250,9 @@ def preprocess(
     clean the cuts. ``guide`` is the photo as float32 RGB in [0, 1]."""
     if median_iterations > 0 and median_size >= 3:
         radius = median_size // 2
+        # Wide ramps (a network's soft edges) first become steps near the colour edge; the
+        # median below then aligns those steps with the photo's edges pixel by pixel.
+        disp = snap_ramps(disp, guide, threshold)
         base = disp
         if max(disp.shape) > 1.5 * WORK_SIZE:
             base = _coarse_snap(disp, guide, threshold, radius, median_iterations)
@@ -256,6 +268,10 @@ def preprocess(
         # Next to the cuts, though, the median's values stay: the raw ones there still hold
         # the ramp's tail, which would tilt the slope the background is grown with.
         near = cv2.dilate(cuts.edge_pixels().view(np.uint8), _NEAR_CUT)
-        return Preprocessed(np.where(near.view(bool), sharp, disp).astype(np.float32), cuts)
+        final = np.where(near.view(bool), sharp, disp).astype(np.float32)
+        # A cut must still separate two surfaces in the disparity handed on: where the swap
+        # to the median's values left both sides within the threshold (the corners of a
+        # diagonal edge), it would seed "background" growth on the foreground itself.
+        return Preprocessed(final, _still_steps(cuts, final, threshold))
     cuts = clean_cuts(find_cuts(disp, threshold), min_edge_length)
     return Preprocessed(disp, cuts)

@@ -144,3 +144,45 @@ def test_panel_and_settings_registered(empty_scene):
     assert hasattr(bpy.types, "ONESHOT3D_PT_animation")
     settings = bpy.context.scene.oneshot3d_animation
     assert settings.preset == "SWING" and settings.loop and settings.frames == 90
+
+
+def test_the_photo_knows_its_safe_move_and_a_larger_amplitude_warns(
+    empty_scene, sample_photo, sample_depth, capfd
+):
+    import bpy
+
+    photo, _cam = import_sample(sample_photo, sample_depth)
+    safe = list(photo.oneshot3d.safe_motion)
+    focus = photo.oneshot3d.focus_depth
+    # Right, left, up, down, in Blender units: a real move, well below the focus distance.
+    assert all(0.0 < v < focus for v in safe), safe
+    capfd.readouterr()
+    result = bpy.ops.oneshot3d.animate_camera(
+        preset="SWING", frames=8, amplitude=0.5, crop_to_photo=False
+    )
+    assert result == {"FINISHED"}
+    out = capfd.readouterr()
+    warning = [line for line in (out.out + out.err).splitlines() if "safe" in line]
+    assert len(warning) == 1 and "Swing amplitude 0.5 is beyond" in warning[0], warning
+    limit = float(warning[0].rsplit(" ", 1)[-1])
+    # A swing moves the camera sideways only: its limit is the smaller sideways safe move.
+    assert limit == pytest.approx(min(safe[0], safe[1]) / focus, rel=0.01)
+
+
+def test_the_default_amplitude_stays_within_the_safe_move(empty_scene, sample_photo, sample_depth):
+    import bpy
+
+    photo, cam = import_sample(sample_photo, sample_depth)
+    focus = photo.oneshot3d.focus_depth
+    # A photo that can show only 1 % of the focus distance to either side.
+    photo.oneshot3d.safe_motion = (0.01 * focus, 0.01 * focus, 1.0, 1.0)
+    assert bpy.ops.oneshot3d.animate_camera(preset="SWING", frames=8) == {"FINISHED"}
+    x = [k.co[1] for k in curves(cam)[("location", 0)].keyframe_points]
+    assert max(x) == pytest.approx(0.01 * focus, rel=1e-3)
+    assert min(x) == pytest.approx(-0.01 * focus, rel=1e-3)
+    # An amplitude the artist chose is kept (and warned about).
+    assert bpy.ops.oneshot3d.animate_camera(preset="SWING", frames=8, amplitude=0.03) == {
+        "FINISHED"
+    }
+    x = [k.co[1] for k in curves(cam)[("location", 0)].keyframe_points]
+    assert max(x) == pytest.approx(0.03 * focus, rel=1e-3)

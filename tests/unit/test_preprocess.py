@@ -86,15 +86,16 @@ def test_one_pixel_staircase_keeps_the_larger_cut_and_thin_objects_keep_both() -
 
 
 def test_a_large_photo_snaps_ramps_wider_than_the_window(monkeypatch) -> None:
-    """A depth network's prediction upsampled to 12 MP leaves ramps ~8 px wide, each step below
+    """A depth network's prediction upsampled to 12 MP leaves ramps ~10-40 px wide, each step below
     the threshold: the 5x5 median alone cannot see an edge there. The working-size pass snaps
     it, and the cut lands on the colour edge."""
     import pipeline.preprocess as pre_mod
+    import pipeline.ramps as ramps_mod
 
     h, w = 48, 2400
     x = np.arange(w, dtype=np.float32)
     edge = 1200
-    disp = np.repeat((0.2 + 0.3 * np.clip((x - (edge - 5)) / 10.0, 0, 1))[None], h, axis=0)
+    disp = np.repeat((0.2 + 0.3 * np.clip((x - (edge - 20)) / 40.0, 0, 1))[None], h, axis=0)
     guide = np.zeros((h, w, 3), np.float32)
     guide[:, edge:] = (0.9, 0.3, 0.2)
     guide[:, :edge] = (0.2, 0.3, 0.9)
@@ -103,5 +104,68 @@ def test_a_large_photo_snaps_ramps_wider_than_the_window(monkeypatch) -> None:
     cols = np.nonzero(pre.cuts.right.any(axis=0))[0]
     assert pre.cuts.right.any(axis=1).all()  # every row is cut...
     assert cols.min() >= edge - 3 and cols.max() <= edge + 2  # ...at the colour edge
-    monkeypatch.setattr(pre_mod, "WORK_SIZE", 4096)  # no working-size pass: no edge found
+    # No working-size pass (neither the ramp snap nor the coarse median): no edge found.
+    monkeypatch.setattr(pre_mod, "WORK_SIZE", 4096)
+    monkeypatch.setattr(ramps_mod, "WORK_SIZE", 4096)
     assert not preprocess(disp.astype(np.float32), guide, 0.04, 5, 2, 0).cuts.right.any()
+
+
+def _soft_edge(h: int, w: int, edge: int, width: int, overshoot: int) -> np.ndarray:
+    """Background 0.2 | foreground 0.6 left of ``edge``, as a network sees it: a linear ramp
+    ``width`` px wide (3 % of the image: a 384 px prediction's edge upsampled) whose middle
+    lies ``overshoot`` px onto the background."""
+    x = np.arange(w, dtype=np.float32)
+    centre = edge + overshoot
+    ramp = np.clip((centre + width / 2 - x) / width, 0.0, 1.0)
+    return np.repeat((0.2 + 0.4 * ramp)[None], h, axis=0).astype(np.float32)
+
+
+def _linked_span(pre, edge: int, reach: int = 12) -> np.ndarray:
+    """Per row: total disparity change across linked (uncut) neighbours near ``edge``."""
+    diff = np.abs(np.diff(pre.disp, axis=1))
+    diff[pre.cuts.right] = 0.0
+    return diff[:, edge - reach : edge + reach].sum(axis=1)
+
+
+def test_a_soft_ramp_at_a_colour_edge_is_cut_there_and_nothing_stretches() -> None:
+    h, w, edge = 60, 400, 200
+    disp = _soft_edge(h, w, edge, width=12, overshoot=4)
+    assert np.abs(np.diff(disp, axis=1)).max() < 0.04  # no single step reaches the threshold
+    rng = np.random.default_rng(3)
+    guide = np.empty((h, w, 3), np.float32)
+    guide[:, :edge] = (0.75, 0.2, 0.15)  # a red subject...
+    guide[:, edge:] = (0.2, 0.45, 0.25)  # ...in front of green foliage
+    guide += rng.normal(0, 0.03, guide.shape).astype(np.float32)
+    pre = preprocess(disp, guide, 0.04, 5, 2, 15.0)
+    cut_cols = [np.nonzero(row)[0] for row in pre.cuts.right]
+    assert all(c.size == 1 and abs(int(c[0]) - (edge - 1)) <= 1 for c in cut_cols), cut_cols[:3]
+    # The cut carries the jump: what linked neighbours still span around the edge (what a
+    # moving camera would stretch) is a small part of it (a rubber sheet carries all 0.4).
+    assert _linked_span(pre, edge).max() <= 0.1
+    # Both sides keep their own surface: the halo on the background is background again
+    # (within less than the threshold), the subject's side stays the subject.
+    assert np.abs(pre.disp[:, edge:] - 0.2).max() < 0.04
+    np.testing.assert_allclose(pre.disp[:, : edge - 2], 0.6, atol=0.01)
+
+
+def test_a_soft_ramp_without_a_colour_edge_is_still_split_not_stretched() -> None:
+    h, w = 60, 400
+    disp = _soft_edge(h, w, 200, width=12, overshoot=0)
+    guide = np.full((h, w, 3), 0.5, np.float32)
+    pre = preprocess(disp, guide, 0.04, 5, 2, 15.0)
+    assert pre.cuts.right.any(axis=1).all()
+    assert _linked_span(pre, 200).max() <= 0.1
+
+
+def test_a_textured_grazing_plane_is_not_cut() -> None:
+    """A floor seen at a grazing angle (disparity affine in the image, 0.15 -> 1.0) covered
+    in high-contrast texture: no ramp, no step, no cut."""
+    h, w = 240, 160
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disp = (0.15 + 0.85 * yy / (h - 1) + 0.0005 * xx).astype(np.float32)
+    rng = np.random.default_rng(5)
+    tiles = rng.random((h // 8 + 1, w // 8 + 1, 3)).astype(np.float32)
+    guide = tiles[(yy // 8).astype(int), (xx // 8).astype(int)]
+    pre = preprocess(disp, guide, 0.04, 5, 2, 15.0)
+    assert not pre.cuts.right.any() and not pre.cuts.down.any()
+    np.testing.assert_allclose(pre.disp, disp, atol=1e-6)

@@ -1,0 +1,94 @@
+"""The scene beyond the photo's frame: the background continued outward, never a mirror.
+
+A moving or zooming camera sees past the frame, so the LDI lattice carries a margin of
+synthesised samples on every side. Mirroring the photo there (the obvious padding) copies
+whatever touches the border - a head near the top edge reappears upside down above it, a
+wheel past the right edge comes back mirrored. Instead the margin continues the *background*
+seen along the border:
+
+* the known pixels are the photo's pixels near the frame that lie on the locally farthest
+  surface (within the threshold of the minimum disparity around them), so a foreground object
+  touching the border contributes neither its colour nor its depth;
+* disparity and colour are extrapolated outward from those pixels by push-pull interpolation
+  (the same smooth fill the inpainter uses), so the margin is a soft continuation of the
+  background, and a foreground object at the border is cut from it like any other edge (and
+  background geometry grows behind it from the margin side).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .inpaint import push_pull
+
+# Long side of the image the farthest-surface map is computed at.
+FAR_SIZE = 128
+# Long side of the canvas the margin's fill is computed at.
+FILL_SIZE = 512
+
+
+def extend_frame(
+    disp: np.ndarray,
+    rgb: np.ndarray,
+    margin: int,
+    threshold: float,
+    valid: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``disp`` (H, W) float32 and ``rgb`` (H, W, 3) uint8/uint16 padded by ``margin`` on every
+    side with the continued background. Returns (disp, rgb) of shape (H + 2m, W + 2m)."""
+    if margin <= 0:
+        return disp, rgb
+    h, w = disp.shape
+    m = margin
+    # The locally farthest surface: within the threshold of the minimum over a window a third
+    # of the photo wide, so a subject touching the border (often large: a person cut off by
+    # the frame) is never taken for background. Found at 128 px, where the window is cheap.
+    scale = min(1.0, FAR_SIZE / max(h, w))
+    small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(disp, small_size, interpolation=cv2.INTER_AREA)
+    k = 2 * max(1, round(max(small_size) / 6)) + 1
+    small_far = cv2.erode(small, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    far = cv2.resize(small_far, (w, h), interpolation=cv2.INTER_LINEAR)
+    background = disp <= far + np.float32(threshold)
+    if valid is not None:
+        background &= valid
+    # Only a band along the frame feeds the extrapolation (the interior is not needed).
+    band = np.zeros((h, w), bool)
+    b = min(2 * m, h // 2, w // 2)
+    band[:b, :] = band[-b:, :] = band[:, :b] = band[:, -b:] = True
+    known_inside = background & band
+    if not known_inside.any():
+        known_inside = band
+    out_h, out_w = h + 2 * m, w + 2 * m
+    # The fill is smooth by nature: it is computed on a canvas at a working size and scaled
+    # up (only its margin is used).
+    f = min(1.0, FILL_SIZE / max(out_h, out_w))
+    sh, sw, sm = max(1, round(h * f)), max(1, round(w * f)), max(1, round(m * f))
+    weight = known_inside.astype(np.float32)
+    scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
+    small_w = cv2.resize(weight, (sw, sh), interpolation=cv2.INTER_AREA)
+    small_rgb = cv2.resize(
+        rgb[..., :3].astype(np.float32) * (weight / np.float32(scale))[..., None],
+        (sw, sh),
+        interpolation=cv2.INTER_AREA,
+    )
+    small_d = cv2.resize(disp * weight, (sw, sh), interpolation=cv2.INTER_AREA)
+    norm = 1.0 / np.maximum(small_w, 1e-6)
+    canvas = np.zeros((sh + 2 * sm, sw + 2 * sm, 4), np.float32)
+    canvas[sm : sm + sh, sm : sm + sw, :3] = small_rgb * norm[..., None]
+    canvas[sm : sm + sh, sm : sm + sw, 3] = small_d * norm
+    inside = np.zeros(canvas.shape[:2], bool)
+    inside[sm : sm + sh, sm : sm + sw] = small_w > 0.5
+    if not inside.any():
+        inside[sm : sm + sh, sm : sm + sw] = True
+    # push_pull fills 3 channels at a time: colour, then disparity (with two spare channels).
+    filled_rgb = push_pull(canvas[..., :3], inside)
+    filled_d = push_pull(np.repeat(canvas[..., 3:4], 3, axis=2), inside)[..., 0]
+    filled_rgb = cv2.resize(filled_rgb, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    filled_d = cv2.resize(filled_d, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    out_d = filled_d.astype(np.float32)
+    out_d[m : m + h, m : m + w] = disp
+    out_rgb = np.clip(filled_rgb * np.float32(scale) + np.float32(0.5), 0, scale).astype(rgb.dtype)
+    out_rgb[m : m + h, m : m + w] = rgb[..., :3]
+    return out_d, out_rgb

@@ -1,0 +1,162 @@
+"""Soft depth edges to steps: colour-guided ramp snapping (before the weighted median).
+
+A depth network predicts at 384-518 px and its occlusion edges are ramps several of its own
+pixels wide; upsampled to the photo they span 10-20 px at 1024 px, usually overshooting the
+object onto the background ("foreground fattening"). No per-pair threshold finds such an edge:
+every single step is small, so the mesh stretches across it and a moving camera drags the
+subject's colours over the background in streaks. What tells an occlusion ramp from a slanted
+surface is its shape and the photo:
+
+* **Shape.** A slanted plane is affine in disparity (exactly, for a pinhole camera), so a
+  local linear fit over a window explains it completely. A ramp between two surfaces is a
+  sigmoid: the fit leaves a large residual. Pixels whose window spans more than the threshold
+  and whose fit residual is a sizeable fraction of that span are *ramp pixels*.
+* **Colour.** Each ramp pixel takes the side whose colour it resembles: the window's *upper*
+  core (the nearest ``CORE`` of its disparity span) and *lower* core (the farthest)
+  each have a mean colour; the pixel gets the mean disparity of the core it is closer to in
+  colour. Where the two cores look alike (no colour edge), the pixel keeps the side of the
+  midpoint its own disparity is on, so the ramp is still split into two surfaces rather than
+  stretched.
+
+It runs at a working size (``WORK_SIZE``) where a network's ramps are narrower than the
+window, with box filters only (O(N), a few ms per megapixel); pixels it moves by more than the
+threshold take the snapped value at full size, all others keep theirs, and the full-size
+weighted median then aligns the new steps with the photo's own edges.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Long side of the working image, and the window radius there: 8 px at 512 covers ramps up to
+# ~30 px at 1024 (what an upsampled 384 px prediction leaves, with its overshoot).
+WORK_SIZE = 512
+RADIUS = 8
+# A window is a ramp when the linear fit leaves an RMS residual above this fraction of its
+# disparity span (an ideal step centred in the window leaves 0.25, a plane 0).
+RAMP_RESIDUAL = 0.08
+# Mean colours of the two cores closer than this (RGB distance, colours in [0, 1]): no colour
+# edge, split by depth instead.
+MIN_CONTRAST = 0.08
+# Weight of the pixel's own disparity against its colour when choosing a side.
+DEPTH_WEIGHT = 0.5
+# The cores: the nearest and the farthest this fraction of a window's disparity span.
+CORE = 0.12
+# Smallest step (fraction of the threshold) on both sides of a pixel inside a ramp.
+TRANSIT_STEP = 1.0 / 16.0
+
+
+def _mean(image: np.ndarray, size: int) -> np.ndarray:
+    return cv2.boxFilter(image, -1, (size, size), borderType=cv2.BORDER_REFLECT)
+
+
+def ramp_pixels(disp: np.ndarray, threshold: float, radius: int = 2 * RADIUS) -> np.ndarray:
+    """(H, W) bool: pixels whose window spans more than ``threshold`` and is not a plane (the
+    window is twice the snapping one, so that a ramp nearly as wide as that one still shows
+    its knees)."""
+    d = disp.astype(np.float64)
+    size = 2 * radius + 1
+    kernel = np.ones((size, size), np.uint8)
+    span = cv2.dilate(disp, kernel) - cv2.erode(disp, kernel)
+    zone = span > threshold
+    if not zone.any():
+        return zone
+    # Local linear regression over the square window with box filters: the offsets x, y are
+    # symmetric and uncorrelated, so slope = E[x d] / E[x^2] per axis.
+    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
+    ones = np.full(size, 1.0 / size)
+    ex2 = float(np.mean(offsets**2))
+    mean = _mean(d, size)
+    exd = cv2.sepFilter2D(d, -1, offsets / size, ones, borderType=cv2.BORDER_REFLECT)
+    eyd = cv2.sepFilter2D(d, -1, ones, offsets / size, borderType=cv2.BORDER_REFLECT)
+    var = _mean(d * d, size) - mean * mean - (exd * exd + eyd * eyd) / ex2
+    residual = np.sqrt(np.maximum(var, 0.0))
+    return zone & (residual > RAMP_RESIDUAL * span) & _in_transit(disp, threshold * TRANSIT_STEP)
+
+
+def _in_transit(disp: np.ndarray, eps: float) -> np.ndarray:
+    """Pixels strictly between their two neighbours along x or y, both steps above ``eps``:
+    the inside of a ramp. A plateau pixel next to an exact step (a middle layer between a
+    wall and a front object) has one flat side and stays as it is."""
+    out = np.zeros(disp.shape, bool)
+    for axis in (0, 1):
+        d = np.diff(disp, axis=axis)
+        a = d.take(np.arange(d.shape[axis] - 1), axis=axis)  # p - before
+        b = d.take(np.arange(1, d.shape[axis]), axis=axis)  # after - p
+        mono = ((a > eps) & (b > eps)) | ((a < -eps) & (b < -eps))
+        if axis == 0:
+            out[1:-1, :] |= mono
+        else:
+            out[:, 1:-1] |= mono
+    return out
+
+
+def snap_ramps_here(
+    disp: np.ndarray, guide: np.ndarray, threshold: float, radius: int = RADIUS
+) -> np.ndarray:
+    """Snap the ramp pixels of ``disp`` (H, W) float32 to one of the two surfaces around them,
+    at this size. ``guide`` is the photo, (H, W, 3) float32 in [0, 1]."""
+    out = np.array(disp, np.float32, copy=True)
+    ramp = ramp_pixels(out, threshold, 2 * radius)
+    if not ramp.any():
+        return out
+    size = 2 * radius + 1
+    kernel = np.ones((size, size), np.uint8)
+    hi = cv2.dilate(out, kernel)
+    lo = cv2.erode(out, kernel)
+    core = np.float32(CORE) * (hi - lo)
+    # Each pixel's own cores; their box means approximate the cores of every window nearby
+    # (neighbouring windows over one edge share their extremes).
+    upper = (out >= hi - core) & (hi - lo > threshold)
+    lower = (out <= lo + core) & (hi - lo > threshold)
+    up_w = _mean(upper.astype(np.float32), size)
+    lo_w = _mean(lower.astype(np.float32), size)
+    up_d = _mean(np.where(upper, out, 0.0).astype(np.float32), size) / np.maximum(up_w, 1e-6)
+    lo_d = _mean(np.where(lower, out, 0.0).astype(np.float32), size) / np.maximum(lo_w, 1e-6)
+    up_c = _mean(np.where(upper[..., None], guide, 0.0).astype(np.float32), size)
+    lo_c = _mean(np.where(lower[..., None], guide, 0.0).astype(np.float32), size)
+    up_c /= np.maximum(up_w, 1e-6)[..., None]
+    lo_c /= np.maximum(lo_w, 1e-6)[..., None]
+    ys, xs = np.nonzero(ramp & (up_w > 0) & (lo_w > 0))
+    c = guide[ys, xs]
+    cu, cl = up_c[ys, xs], lo_c[ys, xs]
+    du, dl = up_d[ys, xs], lo_d[ys, xs]
+    axis = cu - cl
+    contrast2 = np.sum(axis * axis, axis=1)
+    # Where the pixel's colour lies between the two cores' (0 = like the far side, 1 = like the
+    # near side), and where its disparity lies between theirs: the colour decides, the depth
+    # breaks near-ties, so a pixel deep in the ramp's far tail needs clear colour evidence to
+    # join the foreground (a network's halo is mostly background in the photo).
+    t = np.sum((c - cl) * axis, axis=1) / np.maximum(contrast2, 1e-12)
+    s = (disp[ys, xs] - dl) / np.maximum(du - dl, 1e-6)
+    vote = np.where(
+        contrast2 >= MIN_CONTRAST**2,
+        (np.clip(t, 0.0, 1.0) - 0.5) + DEPTH_WEIGHT * (np.clip(s, 0.0, 1.0) - 0.5),
+        s - 0.5,
+    )
+    out[ys, xs] = np.where(vote > 0, du, dl)
+    return out
+
+
+def snap_ramps(
+    disp: np.ndarray, guide: np.ndarray, threshold: float, work_size: int | None = None
+) -> np.ndarray:
+    """Ramp snapping at the working size, carried back to the photo's size: pixels it moved by
+    more than ``threshold`` take the snapped value (nearest), all others keep theirs."""
+    h, w = disp.shape
+    scale = min(1.0, (work_size or WORK_SIZE) / max(h, w))
+    if scale >= 1.0:
+        sharp = snap_ramps_here(disp, guide, threshold)
+        moved = np.abs(sharp - disp) > threshold
+        return np.where(moved, sharp, disp).astype(np.float32)
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    small = cv2.resize(disp, size, interpolation=cv2.INTER_AREA)
+    small_guide = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
+    sharp = snap_ramps_here(small, small_guide, threshold)
+    moved = (np.abs(sharp - small) > threshold).astype(np.uint8)
+    if not moved.any():
+        return np.asarray(disp, np.float32)
+    up_moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_NEAREST).view(bool)
+    up_sharp = cv2.resize(sharp, (w, h), interpolation=cv2.INTER_NEAREST)
+    return np.where(up_moved, up_sharp, disp).astype(np.float32)
