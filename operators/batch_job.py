@@ -118,9 +118,14 @@ def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def process_photo(
-    item: Any, args: argparse.Namespace, presets: list[str], timings: dict[str, float]
+    item: Any,
+    args: argparse.Namespace,
+    presets: list[str],
+    timings: dict[str, float],
+    safe: dict[str, float] | None = None,
 ) -> list[Path]:
-    """Every output for one photo; raises on failure (the caller records the reason)."""
+    """Every output for one photo; raises on failure (the caller records the reason). The
+    photo's safe camera moves (fraction of its focus distance) are put into ``safe``."""
     from ..pipeline.errors import DepthFileError
     from ..pipeline.settings import PipelineSettings
     from . import scene_build
@@ -144,6 +149,9 @@ def process_photo(
         imported = scene_build.build_photo_objects(
             bpy.context, mesh, settings, material=args.material.upper(), name=item.name
         )
+    if safe is not None and mesh.safe_motion:
+        focus = float(imported.mesh_object.oneshot3d.focus_depth) or 1.0  # type: ignore[attr-defined]
+        safe.update({k: v / focus for k, v in mesh.safe_motion.items()})
     scene = bpy.context.scene
     assert scene is not None
     outputs: list[Path] = []
@@ -247,9 +255,10 @@ def run_batch(args: argparse.Namespace) -> int:
             log(f"{item.photo}: already done, skipped (--overwrite redoes it)")
             continue
         timings: dict[str, float] = {}
+        safe: dict[str, float] = {}
         t0 = time.perf_counter()
         try:
-            outputs = process_photo(item, args, presets, timings)
+            outputs = process_photo(item, args, presets, timings, safe)
         except Exception as e:  # one bad photo must not stop the batch: record and go on
             timings["total"] = time.perf_counter() - t0
             _remove_partials(item.outputs.folder)
@@ -258,7 +267,7 @@ def run_batch(args: argparse.Namespace) -> int:
             log(f"{item.photo}: FAILED: {error}", error=True)
             continue
         timings["total"] = time.perf_counter() - t0
-        summary.record(item.photo, "ok", outputs, timings=timings, **common)
+        summary.record(item.photo, "ok", outputs, timings=timings, safe_motion=safe, **common)
         log(f"{item.photo}: ok in {timings['total']:.1f} s -> {item.outputs.folder}")
     counts = {s: sum(r.status == s for r in summary.results.values()) for s in batch.STATUSES}
     log(

@@ -401,6 +401,9 @@ class PhotoResult:
     name: str | None = None
     index: int | None = None
     shard: int = 0
+    # Largest camera moves without holes, per direction, as a fraction of the photo's focus
+    # distance (the unit of the presets' amplitudes; pipeline.reveal). Empty when not known.
+    safe_motion: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -456,6 +459,7 @@ class Summary:
         error: str | BaseException | None = None,
         name: str | None = None,
         index: int | None = None,
+        safe_motion: dict[str, float] | None = None,
     ) -> PhotoResult:
         """Add (or replace) one photo's result and write the summary at once."""
         if isinstance(error, BaseException):
@@ -469,6 +473,7 @@ class Summary:
             name=name,
             index=index,
             shard=self.shard_index,
+            safe_motion={k: round(float(v), 5) for k, v in (safe_motion or {}).items()},
         )
         self.results[result.photo] = result
         self.write()

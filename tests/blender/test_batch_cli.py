@@ -92,6 +92,10 @@ def test_folder_with_corrupt_photo_then_resume(
         entry = photos_by_name[f"{stem}.png"]
         assert entry["status"] == "ok" and entry["error"] is None
         assert {"mesh", "save", "render_swing", "total"} <= set(entry["timings"])
+        # How far the camera may move on this photo without holes, per direction, as a
+        # fraction of its focus distance (the presets' unit).
+        assert set(entry["safe_motion"]) == {"right", "left", "up", "down"}
+        assert all(0.0 < v <= 1.0 for v in entry["safe_motion"].values())
         blend, video = out / stem / f"{stem}.blend", out / stem / f"{stem}_swing.mp4"
         assert {str(blend), str(video)} <= set(entry["outputs"])
         assert blend.stat().st_size > 100_000
