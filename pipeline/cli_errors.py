@@ -1,0 +1,49 @@
+"""What the command lines (``python -m pipeline ...``) do with failures: one line on stderr,
+never a traceback. A user's mistake (bad file, bad setting, unwritable output) exits 2,
+Ctrl-C exits 130 (128 + SIGINT, as shells report it)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import SettingsError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def interruptible(main: Callable[[], int]) -> int:
+    """Run ``main``; Ctrl-C ends it with one line and status 130 (outputs are written through
+    temporary files, which their writers remove on the way out)."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+def check_output_path(
+    path: str | os.PathLike[str], creates_folders: bool, flag: str = "-o/--output"
+) -> None:
+    """Refuse an output path that cannot be written, before any work is done: its folder must
+    be a writable folder (with ``creates_folders``, the nearest existing one above it: the
+    writer creates the rest), and the path itself must not be a folder."""
+    target = Path(path)
+    if target.is_dir():
+        raise SettingsError(f"{flag}: '{target}' is a folder; give a file name.")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not creates_folders and not folder.exists():
+        raise SettingsError(f"{flag}: the folder '{folder}' does not exist.")
+    while not folder.exists() and folder != folder.parent:
+        if folder.is_symlink():
+            raise SettingsError(f"{flag}: '{folder}' is a broken link.")
+        folder = folder.parent
+    if not folder.is_dir():
+        raise SettingsError(
+            f"{flag}: cannot write '{target}': '{folder}' is a file, not a folder."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SettingsError(f"{flag}: cannot write '{target}': the folder '{folder}' is read-only.")
