@@ -1,9 +1,9 @@
 import sys
 
-try:
-    from .cli import main
-except KeyboardInterrupt:  # Ctrl-C while numpy / OpenCV load
-    print("interrupted", file=sys.stderr)
-    sys.exit(130)
+from .cli_errors import exit_on_sigint_while_loading
+
+exit_on_sigint_while_loading()  # numpy, OpenCV and torch take seconds to load
+
+from .cli import main  # noqa: E402
 
 sys.exit(main())

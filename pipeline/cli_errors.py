@@ -5,6 +5,7 @@ Ctrl-C exits 130 (128 + SIGINT, as shells report it)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,13 +17,43 @@ EXIT_INTERRUPTED = 130
 
 
 def interruptible(main: Callable[[], int]) -> int:
-    """Run ``main``; Ctrl-C ends it with one line and status 130 (outputs are written through
-    temporary files, which their writers remove on the way out)."""
+    """Run ``main``; Ctrl-C ends it with one line and status 130. The KeyboardInterrupt
+    unwinds the stack, so writers remove their temporary files on the way out. An interrupt
+    that a library turns into another error (numpy or torch interrupted while loading raise
+    ImportError) or that ``main`` reports as an error still counts as the interrupt."""
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        return main()
-    except KeyboardInterrupt:
+        code = main()
+    except BaseException:
+        if not interrupted:
+            raise
+        code = EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        sys.stdout.flush()
         print("interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    return code
+
+
+def exit_on_sigint_while_loading() -> None:
+    """Until ``interruptible`` takes over: Ctrl-C while the command's libraries load ends
+    the process at once (nothing is written yet), with the same line and status."""
+
+    def on_sigint(signum: int, frame: object) -> None:
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def check_output_path(
