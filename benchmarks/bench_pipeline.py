@@ -41,10 +41,17 @@ def make_input(folder: Path, width: int, height: int) -> tuple[Path, Path]:
     return photo_path, depth_path
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process: on a shared machine, less noisy than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
     """Runs inside the subprocess: returns timings and peak RSS."""
     sys.path.insert(0, str(ROOT))
-    from pipeline.build import build_photo, working_size
+    from pipeline import build
+    from pipeline.build import build_photo
     from pipeline.mesh_data import MeshData
     from pipeline.settings import PipelineSettings
 
@@ -52,20 +59,23 @@ def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
     if mode:
         keywords["mesh_mode"] = mode
     settings = PipelineSettings.from_keywords(keywords)
-    times, stages = [], []
+    times, cpu, stages = [], [], []
     mesh = None
     for _ in range(runs):
         mesh = None  # let the previous result go before the next run
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         mesh = build_photo(settings)
         times.append(time.perf_counter() - t0)
+        cpu.append(_cpu_seconds() - c0)
         stages.append(dict(mesh.timings))
     assert mesh is not None
-    work = working_size(
-        mesh.intrinsics.width, mesh.intrinsics.height, settings.geometry_megapixels
-    )
+    width, height = mesh.intrinsics.width, mesh.intrinsics.height
+    # (Older checkouts, for before/after numbers, build geometry at the photo's size.)
+    working_size = getattr(build, "working_size", lambda w, h, mp: (w, h))
+    work = working_size(width, height, getattr(settings, "geometry_megapixels", 0.0))
     out = {
         "pipeline_s": statistics.median(times),
+        "pipeline_cpu_s": statistics.median(cpu),
         "stages": {k: statistics.median(s[k] for s in stages) for k in stages[0]},
         "triangles": mesh.triangle_count,
         "vertices": int(mesh.vertices.shape[0]),
@@ -152,16 +162,17 @@ def main() -> int:
                 rows.append((size, mode or "default", json.loads(line[7:])))
 
     print(
-        f"| size | mode | pipeline s (median of {args.runs}) | stages s | geometry | triangles "
+        f"| size | mode | pipeline s (median of {args.runs}) | CPU s | stages s | geometry | triangles "
         "| texture | pipeline peak RSS MB | .npz MB (save s, load s, peak RSS MB) "
         "| Blender mesh build s | s per M triangles | Blender texture s | peak RSS incl. Blender MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     nan = float("nan")
     for size, mode, r in rows:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
         print(
-            f"| {size} | {mode} | {r['pipeline_s']:.2f} | {stages} | {r['geometry']} | "
+            f"| {size} | {mode} | {r['pipeline_s']:.2f} | {r['pipeline_cpu_s']:.2f} | {stages} | "
+            f"{r['geometry']} | "
             f"{r['triangles']:,} | {r['texture']} | {r['pipeline_peak_rss_mb']:.0f} | "
             f"{r['npz_mb']:.0f} ({r['npz_save_s']:.2f}, {r['npz_load_s']:.2f}, "
             f"{r['npz_peak_rss_mb']:.0f}) | {r.get('blender_mesh_s', nan):.2f} | "

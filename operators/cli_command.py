@@ -15,6 +15,7 @@ _handle: Any = None
 
 def handler(argv: list[str]) -> int:
     """Run the command line ``argv`` (the words after ``--command oneshot3d``)."""
+    from ..pipeline.cli_errors import interruptible
     from .cli_args import build_parser
     from .headless import run
 
@@ -23,7 +24,8 @@ def handler(argv: list[str]) -> int:
     except SystemExit as e:  # --help or a usage error: argparse already printed why
         return e.code if isinstance(e.code, int) else 2
     try:
-        return int(run(args))
+        # Ctrl-C: one line, exit 130.
+        return interruptible(lambda: int(run(args)), "oneshot3d: interrupted")
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

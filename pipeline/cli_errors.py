@@ -16,11 +16,13 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def interruptible(main: Callable[[], int]) -> int:
-    """Run ``main``; Ctrl-C ends it with one line and status 130. The KeyboardInterrupt
+def interruptible(main: Callable[[], int], message: str = "interrupted") -> int:
+    """Run ``main``; Ctrl-C ends it with one line (``message``) and status 130. The KeyboardInterrupt
     unwinds the stack, so writers remove their temporary files on the way out. An interrupt
     that a library turns into another error (numpy or torch interrupted while loading raise
     ImportError) or that ``main`` reports as an error still counts as the interrupt."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return main()  # started with Ctrl-C ignored (nohup, `&`): keep it that way
     interrupted = False
 
     def on_sigint(signum: int, frame: object) -> None:
@@ -39,7 +41,7 @@ def interruptible(main: Callable[[], int]) -> int:
         signal.signal(signal.SIGINT, previous)
     if interrupted:
         sys.stdout.flush()
-        print("interrupted", file=sys.stderr, flush=True)
+        print(message, file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     return code
 
@@ -53,7 +55,8 @@ def exit_on_sigint_while_loading() -> None:
         sys.stderr.flush()
         os._exit(EXIT_INTERRUPTED)
 
-    signal.signal(signal.SIGINT, on_sigint)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, on_sigint)
 
 
 def check_output_path(

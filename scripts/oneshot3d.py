@@ -9,6 +9,8 @@ Uses the installed extension when Blender has it, else loads it from this checko
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -62,12 +64,30 @@ def script_argv() -> list[str]:
     return sys.argv[1:]
 
 
+INTERRUPTED = "oneshot3d: interrupted"
+
+
+def _exit_on_sigint_while_loading() -> None:
+    """Ctrl-C while Blender's modules load: nothing is written yet; end with one line."""
+
+    def on_sigint(signum: int, frame: object) -> None:
+        sys.stderr.write(INTERRUPTED + "\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, on_sigint)
+
+
 def main() -> int:
+    _exit_on_sigint_while_loading()
     extension = ensure_extension()
     cli_args = importlib.import_module(extension.__name__ + ".operators.cli_args")
     headless = importlib.import_module(extension.__name__ + ".operators.headless")
+    cli_errors = importlib.import_module(extension.__name__ + ".pipeline.cli_errors")
     args = cli_args.build_parser("oneshot3d.py").parse_args(script_argv())
-    return int(headless.run(args))
+    # Ctrl-C: one line, exit 130 (the batch's temporary files go on the way out).
+    return int(cli_errors.interruptible(lambda: int(headless.run(args)), INTERRUPTED))
 
 
 if __name__ == "__main__":

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import interrupt_when, maps_library
 from pipeline.image_io import MIN_PHOTO_SIDE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,33 +142,16 @@ def test_depth_repair_warnings_are_printed(tmp_path: Path) -> None:
 # --- Ctrl-C --------------------------------------------------------------------------------
 
 
-def _running_our_code(pid: int) -> bool:
-    """Whether the process has got past Python's own start-up (a SIGINT before that ends
-    the interpreter's initialisation, not ours) and is importing the pipeline's libraries:
-    numpy's core is mapped."""
-    try:
-        return "_multiarray_umath" in Path(f"/proc/{pid}/maps").read_text()
-    except OSError:
-        return False
-
-
 def _interrupt(argv: list[str], cwd: Path, delay: float) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.Popen(
+    # Once numpy's core is mapped the command's own code runs (a SIGINT before that ends
+    # Python's start-up, not the command).
+    return interrupt_when(
         [sys.executable, *argv],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        lambda proc: maps_library(proc, "_multiarray_umath"),
+        delay,
         env=ENV,
         cwd=cwd,
     )
-    deadline = time.monotonic() + 60
-    while not _running_our_code(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(delay)
-    assert proc.poll() is None, "finished before the interrupt; use a bigger photo"
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs /proc (Linux)")
