@@ -66,7 +66,10 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
     depth.add_argument("--depth-scale", type=float, default=_DEFAULTS.depth_scale)
     depth.add_argument("--far-ratio", type=float, default=_DEFAULTS.far_ratio)
     depth.add_argument(
-        "--fov", type=float, default=_DEFAULTS.fov, help="degrees across the long side; 0 = EXIF/default"
+        "--fov",
+        type=float,
+        default=_DEFAULTS.fov,
+        help="degrees across the long side; 0 = EXIF/default",
     )
 
     ldi = parser.add_argument_group("layered depth image")

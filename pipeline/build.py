@@ -89,9 +89,7 @@ def build_mesh(
     sx, sy = photo.width / w, photo.height / h
     # A camera for the working lattice whose rays are the full-resolution camera's: x is
     # exact; y is off by sy / sx (two roundings of the same aspect ratio), fixed below.
-    work_intrinsics = Intrinsics(
-        w, h, intrinsics.fx / sx, intrinsics.cx / sx, intrinsics.cy / sy
-    )
+    work_intrinsics = Intrinsics(w, h, intrinsics.fx / sx, intrinsics.cx / sx, intrinsics.cy / sy)
     depth = _resized(depth, size)
     rgb = photo.rgb
     alpha = photo.alpha

@@ -76,8 +76,6 @@ def check_output_path(
             raise SettingsError(f"{flag}: '{folder}' is a broken link.")
         folder = folder.parent
     if not folder.is_dir():
-        raise SettingsError(
-            f"{flag}: cannot write '{target}': '{folder}' is a file, not a folder."
-        )
+        raise SettingsError(f"{flag}: cannot write '{target}': '{folder}' is a file, not a folder.")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise SettingsError(f"{flag}: cannot write '{target}': the folder '{folder}' is read-only.")

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from helpers import interrupt_when, maps_library
+
 from pipeline.image_io import MIN_PHOTO_SIDE
 
 REPO = Path(__file__).resolve().parents[2]
