@@ -1,8 +1,8 @@
 import sys
 
-from .cli_errors import exit_on_sigint_while_loading
+from .cli_errors import exit_at_once_on_sigint
 
-exit_on_sigint_while_loading()  # numpy, OpenCV and torch take seconds to load
+exit_at_once_on_sigint()  # while numpy and OpenCV load; cli.main then unwinds on Ctrl-C
 
 from .cli import main  # noqa: E402
 

@@ -46,12 +46,16 @@ def interruptible(main: Callable[[], int], message: str = "interrupted") -> int:
     return code
 
 
-def exit_on_sigint_while_loading() -> None:
-    """Until ``interruptible`` takes over: Ctrl-C while the command's libraries load ends
-    the process at once (nothing is written yet), with the same line and status."""
+def exit_at_once_on_sigint(message: str = "interrupted") -> None:
+    """From now on Ctrl-C ends the process at once with one line and status 130, without
+    unwinding. For the moments a KeyboardInterrupt cannot be relied on: while numpy, OpenCV,
+    torch or Blender load (an interrupted C-extension import surfaces as some other error),
+    and in headless Blender jobs, where Blender catches exceptions inside render callbacks
+    and operators, prints their traceback and carries on. Outputs there are renamed into
+    place only when complete, so nothing unfinished looks finished."""
 
     def on_sigint(signum: int, frame: object) -> None:
-        sys.stderr.write("interrupted\n")
+        sys.stderr.write(message + "\n")
         sys.stderr.flush()
         os._exit(EXIT_INTERRUPTED)
 

@@ -67,8 +67,12 @@ def script_argv() -> list[str]:
 INTERRUPTED = "oneshot3d: interrupted"
 
 
-def _exit_on_sigint_while_loading() -> None:
-    """Ctrl-C while Blender's modules load: nothing is written yet; end with one line."""
+def _exit_on_sigint() -> None:
+    """Ctrl-C ends the job at once with one line and status 130, from the first moment
+    (Blender's modules loading) to the last. Not a KeyboardInterrupt: Blender would catch it
+    inside a render or an operator, print a traceback and go on (the same handler as
+    pipeline.cli_errors.exit_at_once_on_sigint, which cannot be imported before the extension
+    is found). Outputs are renamed into place only when complete."""
 
     def on_sigint(signum: int, frame: object) -> None:
         sys.stderr.write(INTERRUPTED + "\n")
@@ -80,14 +84,13 @@ def _exit_on_sigint_while_loading() -> None:
 
 
 def main() -> int:
-    _exit_on_sigint_while_loading()
+    _exit_on_sigint()
     extension = ensure_extension()
     cli_args = importlib.import_module(extension.__name__ + ".operators.cli_args")
     headless = importlib.import_module(extension.__name__ + ".operators.headless")
-    cli_errors = importlib.import_module(extension.__name__ + ".pipeline.cli_errors")
     args = cli_args.build_parser("oneshot3d.py").parse_args(script_argv())
-    # Ctrl-C: one line, exit 130 (the batch's temporary files go on the way out).
-    return int(cli_errors.interruptible(lambda: int(headless.run(args)), INTERRUPTED))
+    _exit_on_sigint()  # again: loading Blender may have replaced the handler
+    return int(headless.run(args))
 
 
 if __name__ == "__main__":

@@ -17,14 +17,17 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _batch_started(proc) -> bool:  # type: ignore[no-untyped-def]
-    """The batch has planned its photos: it logs '... photo(s) in shard ...' first thing."""
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return "photo(s) in shard" in line
+def _logged(text: str):  # type: ignore[no-untyped-def]
+    """Ready once the job has printed a line containing ``text`` on stdout."""
+
+    def ready(proc) -> bool:  # type: ignore[no-untyped-def]
+        assert proc.stdout is not None
+        return text in proc.stdout.readline()
+
+    return ready
 
 
-@pytest.mark.parametrize("when", ["loading", "running"])
+@pytest.mark.parametrize("when", ["loading", "running", "rendering"])
 def test_ctrl_c_in_headless_script_exits_130_with_one_line(
     tmp_path: Path, sample_photo: Path, sample_depth: Path, when: str
 ) -> None:
@@ -35,9 +38,11 @@ def test_ctrl_c_in_headless_script_exits_130_with_one_line(
     argv += ["--preset", "SWING", "--frames", "200"]  # long enough to be interrupted
     if when == "loading":  # Blender's module is being loaded
         result = interrupt_when(argv, lambda p: maps_library(p, "bpy/__init__.so"), 0.0, env=env)
-    else:  # in the batch: the pipeline, the scene or the renders
-        result = interrupt_when(argv, _batch_started, 1.5, env=env)
+    elif when == "running":  # the batch has started: the pipeline or the scene
+        result = interrupt_when(argv, _logged("photo(s) in shard"), 0.5, env=env)
+    else:  # inside the video render (Blender would catch a KeyboardInterrupt there)
+        result = interrupt_when(argv, _logged("Video append frame"), 0.0, env=env)
     assert result.returncode == 130, result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert result.stderr.strip().splitlines()[-1] == "oneshot3d: interrupted"
-    assert not (out / "sample" / "sample_swing.mp4").exists()
+    assert not (out / "sample" / "sample_swing.mp4").exists()  # only complete videos get it
