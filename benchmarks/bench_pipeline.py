@@ -2,9 +2,14 @@
 
     python benchmarks/bench_pipeline.py [--sizes 1024x768 4032x3024] [--runs 3] [--modes ...]
 
+    python benchmarks/bench_pipeline.py --sizes 8192x6144 --runs 3 --no-blender   # 50 MP
+
 Each (size, mode) runs in a fresh subprocess so that its peak RSS is its own. The input is the
 bundled sample scaled up to the size (photo with INTER_CUBIC, depth bilinearly, as the depth
-backends resize a network's prediction to the photo), written to a temporary folder. Prints a markdown table.
+backends resize a network's prediction to the photo), written to a temporary folder. Besides
+the pipeline (median time, peak RSS) it reports the geometry's working size, the texture's
+size, the worker's hand-over (.npz written and read back: size, seconds, peak RSS after) and,
+unless --no-blender, the Blender mesh and texture build. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -36,32 +41,59 @@ def make_input(folder: Path, width: int, height: int) -> tuple[Path, Path]:
     return photo_path, depth_path
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process: on a shared machine, less noisy than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
     """Runs inside the subprocess: returns timings and peak RSS."""
     sys.path.insert(0, str(ROOT))
+    from pipeline import build
     from pipeline.build import build_photo
+    from pipeline.mesh_data import MeshData
     from pipeline.settings import PipelineSettings
 
     keywords = {"filepath": photo, "depth_filepath": depth, "depth_kind": "DEPTH"}
     if mode:
         keywords["mesh_mode"] = mode
     settings = PipelineSettings.from_keywords(keywords)
-    times, stages = [], []
+    times, cpu, stages = [], [], []
     mesh = None
     for _ in range(runs):
         mesh = None  # let the previous result go before the next run
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         mesh = build_photo(settings)
         times.append(time.perf_counter() - t0)
+        cpu.append(_cpu_seconds() - c0)
         stages.append(dict(mesh.timings))
     assert mesh is not None
+    width, height = mesh.intrinsics.width, mesh.intrinsics.height
+    # (Older checkouts, for before/after numbers, build geometry at the photo's size.)
+    working_size = getattr(build, "working_size", lambda w, h, mp: (w, h))
+    work = working_size(width, height, getattr(settings, "geometry_megapixels", 0.0))
     out = {
         "pipeline_s": statistics.median(times),
+        "pipeline_cpu_s": statistics.median(cpu),
         "stages": {k: statistics.median(s[k] for s in stages) for k in stages[0]},
         "triangles": mesh.triangle_count,
         "vertices": int(mesh.vertices.shape[0]),
+        "geometry": f"{work[0]}x{work[1]}",
+        "texture": f"{mesh.texture.shape[1]}x{mesh.texture.shape[0]}",
         "pipeline_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    # The worker's hand-over to Blender: the .npz written by the worker, read by Blender.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "result.npz"
+        t0 = time.perf_counter()
+        mesh.save_npz(path)
+        out["npz_save_s"] = time.perf_counter() - t0
+        out["npz_mb"] = path.stat().st_size / 1e6
+        t0 = time.perf_counter()
+        mesh = MeshData.load_npz(path)
+        out["npz_load_s"] = time.perf_counter() - t0
+    out["npz_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if blender:
         import importlib
 
@@ -69,14 +101,19 @@ def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
         from extension import load_extension
 
         ext = load_extension()
-        build_mesh = importlib.import_module(ext.__name__ + ".operators.scene_build").build_mesh
-        btimes = []
+        scene_build = importlib.import_module(ext.__name__ + ".operators.scene_build")
+        btimes, itimes = [], []
         for i in range(runs):
             t0 = time.perf_counter()
-            me = build_mesh(f"bench{i}", mesh)
+            me = scene_build.build_mesh(f"bench{i}", mesh)
             btimes.append(time.perf_counter() - t0)
             bpy.data.meshes.remove(me)
+            t0 = time.perf_counter()
+            image = scene_build.build_image(f"bench{i}", mesh.texture)
+            itimes.append(time.perf_counter() - t0)
+            bpy.data.images.remove(image)
         out["blender_mesh_s"] = statistics.median(btimes)
+        out["blender_image_s"] = statistics.median(itimes)
         out["blender_s_per_mtri"] = out["blender_mesh_s"] / max(mesh.triangle_count / 1e6, 1e-9)
         out["total_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
@@ -125,16 +162,22 @@ def main() -> int:
                 rows.append((size, mode or "default", json.loads(line[7:])))
 
     print(
-        f"| size | mode | pipeline s (median of {args.runs}) | stages s | triangles | pipeline peak RSS MB "
-        "| Blender mesh build s | s per M triangles | peak RSS incl. Blender MB |"
+        f"| size | mode | pipeline s (median of {args.runs}) | CPU s | stages s | geometry | triangles "
+        "| texture | pipeline peak RSS MB | .npz MB (save s, load s, peak RSS MB) "
+        "| Blender mesh build s | s per M triangles | Blender texture s | peak RSS incl. Blender MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    nan = float("nan")
     for size, mode, r in rows:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in r["stages"].items())
         print(
-            f"| {size} | {mode} | {r['pipeline_s']:.2f} | {stages} | {r['triangles']:,} | "
-            f"{r['pipeline_peak_rss_mb']:.0f} | {r.get('blender_mesh_s', float('nan')):.2f} | "
-            f"{r.get('blender_s_per_mtri', float('nan')):.2f} | {r.get('total_peak_rss_mb', float('nan')):.0f} |"
+            f"| {size} | {mode} | {r['pipeline_s']:.2f} | {r['pipeline_cpu_s']:.2f} | {stages} | "
+            f"{r['geometry']} | "
+            f"{r['triangles']:,} | {r['texture']} | {r['pipeline_peak_rss_mb']:.0f} | "
+            f"{r['npz_mb']:.0f} ({r['npz_save_s']:.2f}, {r['npz_load_s']:.2f}, "
+            f"{r['npz_peak_rss_mb']:.0f}) | {r.get('blender_mesh_s', nan):.2f} | "
+            f"{r.get('blender_s_per_mtri', nan):.2f} | {r.get('blender_image_s', nan):.2f} | "
+            f"{r.get('total_peak_rss_mb', nan):.0f} |"
         )
     return 0
 

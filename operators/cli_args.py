@@ -8,9 +8,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..pipeline.settings import PipelineSettings
+
 # The depth network used when neither --depth, --depth-dir nor --backend says otherwise.
 DEFAULT_BACKEND = "depth-anything-v2-small"
 ENGINES = ("CYCLES", "EEVEE", "WORKBENCH")
+# Defaults of the pipeline's options are the pipeline's own (the import operator's too).
+_DEFAULTS = PipelineSettings()
 
 # Ranges shared by the command line and the operators (operators.render uses these for its
 # properties; a test holds the animation operator and the panel's properties to them).
@@ -69,23 +73,30 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
         help="folder with model files (else $ONESHOT3D_MODEL_DIR, else the download cache)",
     )
     depth.add_argument("--device", choices=("cpu", "cuda", "mps"), default="cpu")
-    depth.add_argument("--depth-threshold", type=float, default=0.04)
-    depth.add_argument("--depth-scale", type=float, default=1.0)
-    depth.add_argument("--far-ratio", type=float, default=30.0)
+    depth.add_argument("--depth-threshold", type=float, default=_DEFAULTS.depth_threshold)
+    depth.add_argument("--depth-scale", type=float, default=_DEFAULTS.depth_scale)
+    depth.add_argument("--far-ratio", type=float, default=_DEFAULTS.far_ratio)
     depth.add_argument(
-        "--fov", type=float, default=0.0, help="degrees across the long side; 0 = EXIF/default"
+        "--fov",
+        type=float,
+        default=_DEFAULTS.fov,
+        help="degrees across the long side; 0 = EXIF/default",
     )
 
     ldi = parser.add_argument_group("layered depth image")
     ldi.add_argument("--mesh-mode", type=_upper, choices=("LDI", "TORN", "RUBBER"), default="LDI")
-    ldi.add_argument("--extension", type=float, default=0.06, help="fraction of the long side")
-    ldi.add_argument("--context-band", type=float, default=0.08)
-    ldi.add_argument("--frame-margin", type=float, default=0.06)
-    ldi.add_argument("--ldi-layers", type=int, default=2)
-    ldi.add_argument("--inpainter", default="pushpull", help="pushpull, telea, fsr or file:PATH")
-    ldi.add_argument("--median-size", type=int, default=5)
-    ldi.add_argument("--min-edge-length", type=float, default=15.0)
-    ldi.add_argument("--simplify-tolerance", type=float, default=0.002)
+    ldi.add_argument(
+        "--extension", type=float, default=_DEFAULTS.extension, help="fraction of the long side"
+    )
+    ldi.add_argument("--context-band", type=float, default=_DEFAULTS.context_band)
+    ldi.add_argument("--frame-margin", type=float, default=_DEFAULTS.frame_margin)
+    ldi.add_argument("--ldi-layers", type=int, default=_DEFAULTS.ldi_layers)
+    ldi.add_argument(
+        "--inpainter", default=_DEFAULTS.inpainter, help="pushpull, telea, fsr or file:PATH"
+    )
+    ldi.add_argument("--median-size", type=int, default=_DEFAULTS.median_size)
+    ldi.add_argument("--min-edge-length", type=float, default=_DEFAULTS.min_edge_length)
+    ldi.add_argument("--simplify-tolerance", type=float, default=_DEFAULTS.simplify_tolerance)
     ldi.add_argument("--material", choices=("emission", "principled"), default="emission")
 
     anim = parser.add_argument_group("camera moves and rendering")

@@ -15,6 +15,7 @@ _handle: Any = None
 
 def handler(argv: list[str]) -> int:
     """Run the command line ``argv`` (the words after ``--command oneshot3d``)."""
+    from ..pipeline.cli_errors import exit_at_once_on_sigint
     from .cli_args import build_parser
     from .headless import run
 
@@ -22,6 +23,7 @@ def handler(argv: list[str]) -> int:
         args = build_parser(f"blender --command {COMMAND_ID}").parse_args(argv)
     except SystemExit as e:  # --help or a usage error: argparse already printed why
         return e.code if isinstance(e.code, int) else 2
+    exit_at_once_on_sigint("oneshot3d: interrupted")  # Ctrl-C: one line, exit 130
     try:
         return int(run(args))
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, FloatProperty, StringProperty
 
+from ..pipeline.settings import RANGES, PipelineSettings
 from .properties import NETWORK_BACKEND_ITEMS
 
 ROOT_PACKAGE = __package__.rpartition(".")[0]
@@ -70,9 +71,9 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
     default_depth_threshold: FloatProperty(
         name="Default Depth Threshold",
         description="Depth threshold for new imports that do not set one",
-        default=0.04,
-        min=0.001,
-        max=1.0,
+        default=PipelineSettings.depth_threshold,
+        min=RANGES["depth_threshold"][0],
+        max=RANGES["depth_threshold"][1],
         precision=3,
     )
     # Filled by "Status" (the worker's probe), shown below: never computed while drawing.

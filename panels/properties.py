@@ -2,10 +2,12 @@
 definitions the import operator, the sidebar and the preferences share.
 
 Every ``PipelineSettings`` field an artist may tune is declared once in ``SETTING_SPECS``
-(label, range, description); ``setting_annotations()`` turns that into bpy properties for the
+(label, precision, sidebar group; ranges come from ``pipeline.settings.RANGES``);
+``setting_annotations()`` turns that into bpy properties for the
 operator (redo panel) and the PropertyGroup (sidebar), and ``settings_dict()`` reads them
 back into keyword arguments for ``PipelineSettings.from_keywords``. Defaults come from the
-dataclass itself, descriptions from its validation hints, so the three cannot drift apart.
+dataclass itself, ranges from ``RANGES`` and descriptions from its validation hints, so the
+pipeline never refuses a value a slider offers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from bpy.props import (
     StringProperty,
 )
 
-from ..pipeline.settings import RULES, PipelineSettings
+from ..pipeline.settings import RANGES, RULES, PipelineSettings
 
 DEPTH_KIND_ITEMS = (
     ("DEPTH", "Depth", "Distance along the camera axis (near is small / dark)"),
@@ -89,8 +91,6 @@ SIMPLIFY_BLOCK_ITEMS = (
 class SettingSpec:
     label: str
     kind: str  # "float", "int", "enum", "enum_int" (enum whose identifiers are ints)
-    lo: float = 0.0
-    hi: float = 0.0
     items: tuple[tuple[str, str, str], ...] = ()
     precision: int = 3
     step: float = 1.0
@@ -101,26 +101,29 @@ class SettingSpec:
 # import's inputs, model_dir / device come from the preferences, extras is for scripts.
 SETTING_SPECS: dict[str, SettingSpec] = {
     "depth_kind": SettingSpec("Depth Kind", "enum", items=DEPTH_KIND_ITEMS, group="depth"),
-    "fov": SettingSpec("Field of View", "float", 0.0, 170.0, precision=2, group="depth"),
-    "depth_threshold": SettingSpec("Depth Threshold", "float", 0.001, 1.0, step=0.1),
-    "depth_scale": SettingSpec("Depth Scale", "float", 1e-6, 1e6, step=10.0),
-    "far_ratio": SettingSpec("Far Ratio", "float", 1.5, 10000.0, precision=1, step=100.0),
+    "fov": SettingSpec("Field of View", "float", precision=2, group="depth"),
+    "depth_threshold": SettingSpec("Depth Threshold", "float", step=0.1),
+    "depth_scale": SettingSpec("Depth Scale", "float", precision=6, step=10.0),
+    "far_ratio": SettingSpec("Far Ratio", "float", precision=1, step=100.0),
     "mesh_mode": SettingSpec("Mesh Mode", "enum", items=MESH_MODE_ITEMS, group="ldi"),
     "median_size": SettingSpec("Median Filter", "enum_int", items=MEDIAN_SIZE_ITEMS, group="ldi"),
-    "median_iterations": SettingSpec("Median Passes", "int", 0, 5, group="ldi"),
+    "median_iterations": SettingSpec("Median Passes", "int", group="ldi"),
     "min_edge_length": SettingSpec(
-        "Min Edge Length", "float", 0.0, 500.0, precision=1, step=100.0, group="ldi"
+        "Min Edge Length", "float", precision=1, step=100.0, group="ldi"
     ),
-    "extension": SettingSpec("Extension Size", "float", 0.0, 0.3, step=0.5, group="ldi"),
-    "frame_margin": SettingSpec("Frame Margin", "float", 0.0, 0.25, step=0.5, group="ldi"),
-    "context_band": SettingSpec("Context Band", "float", 0.005, 0.5, step=0.5, group="ldi"),
-    "ldi_layers": SettingSpec("Layers", "int", 0, 4, group="ldi"),
+    "extension": SettingSpec("Extension Size", "float", step=0.5, group="ldi"),
+    "frame_margin": SettingSpec("Frame Margin", "float", step=0.5, group="ldi"),
+    "context_band": SettingSpec("Context Band", "float", step=0.5, group="ldi"),
+    "ldi_layers": SettingSpec("Layers", "int", group="ldi"),
     "inpainter": SettingSpec("Inpainting", "enum", items=INPAINTER_ITEMS, group="ldi"),
     "simplify_tolerance": SettingSpec(
-        "Mesh Detail Tolerance", "float", 0.0, 0.05, precision=4, step=0.01, group="ldi"
+        "Mesh Detail Tolerance", "float", precision=4, step=0.01, group="ldi"
     ),
     "simplify_block": SettingSpec(
         "Mesh Block Size", "enum_int", items=SIMPLIFY_BLOCK_ITEMS, group="ldi"
+    ),
+    "geometry_megapixels": SettingSpec(
+        "Geometry Limit (MP)", "float", precision=1, step=100.0, group="ldi"
     ),
 }
 
@@ -141,6 +144,10 @@ _DESCRIPTIONS = {
     "extension": "How far background grows behind foreground edges (fraction of the long side)",
     "inpainting": "How the grown background is coloured",
     "simplify_tolerance": "Mesh detail: flat areas are meshed coarsely up to this relative depth error (0 = full resolution)",
+    "geometry_megapixels": (
+        "Larger photos get their geometry at this many megapixels; the texture keeps the "
+        "photo's full resolution"
+    ),
 }
 
 
@@ -157,13 +164,14 @@ def setting_annotations() -> dict[str, Any]:
         hint = RULES[name][2] if name in RULES else ""
         desc = _DESCRIPTIONS.get(name, spec.label) + (f" ({hint})" if hint else "")
         if spec.kind == "float":
+            lo, hi = RANGES[name]
             out[name] = FloatProperty(
                 name=spec.label,
                 description=desc,
                 default=float(default),
-                min=spec.lo,
-                max=spec.hi,
-                soft_max=min(spec.hi, 100.0) if spec.hi > 100 else spec.hi,
+                min=lo,
+                max=hi,
+                soft_max=min(hi, 100.0) if hi > 100 else hi,
                 precision=spec.precision,
                 step=spec.step,
             )
@@ -172,8 +180,8 @@ def setting_annotations() -> dict[str, Any]:
                 name=spec.label,
                 description=desc,
                 default=int(default),
-                min=int(spec.lo),
-                max=int(spec.hi),
+                min=int(RANGES[name][0]),
+                max=int(RANGES[name][1]),
             )
         else:
             out[name] = EnumProperty(

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from . import cli_depth, cli_mesh
+from .cli_errors import interruptible
 
 COMMANDS = (cli_depth, cli_mesh)
 
@@ -24,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    return interruptible(lambda: int(args.run(args)))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Writes the backend's disparity (float32, larger = nearer) at the backend's own o
 for Tiefenrausch the grid of the official script, so the file compares directly with the
 official outputs — or, with ``--full-res``, resized to the photo. OUT is written through a
 temporary file and renamed, so a failed run never leaves a half-written OUT. Errors print one
-message on stderr and exit with status 2.
+message on stderr and exit with status 2 (Ctrl-C: 130).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import PipelineError, SettingsError
+from .cli_errors import check_output_path, interruptible
+from .errors import PipelineError
 from .settings import PipelineSettings
 
 DEFAULT_BACKEND = "depth-anything-v2-small"
@@ -87,9 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
     ).validate()
     output = Path(args.output)
-    if not (output.parent if str(output.parent) else Path(".")).is_dir():
-        # Checked before the network runs, not after.
-        raise SettingsError(f"-o/--output: the folder '{output.parent}' does not exist.")
+    check_output_path(output, creates_folders=False)  # before the network runs, not after
     estimate_native = native_estimator(args.backend)
     photo = read_photo(args.photo)
     start = time.perf_counter()
@@ -130,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return interruptible(lambda: int(args.func(args)))
 
 
 if __name__ == "__main__":

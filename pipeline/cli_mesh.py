@@ -1,9 +1,10 @@
 """``python -m pipeline mesh PHOTO --depth FILE --depth-kind depth|disparity|relative_disparity -o OUT.glb|OUT.ply``
 
 Builds the 3D photo's mesh without Blender and writes it as binary glTF (atlas texture
-embedded, unlit material) or binary PLY (per-vertex colours). The defaults are those of the
-Blender import operator (both read ``PipelineSettings``). Errors print one message on stderr
-and exit with status 2.
+embedded, unlit material) or binary PLY (per-vertex colours). The defaults and ranges are
+those of the Blender import operator (both read ``PipelineSettings`` and ``RANGES``). Errors
+print one message on stderr and exit with status 2 (Ctrl-C: 130); warnings about the inputs
+(e.g. repaired depth pixels) are printed on stderr as ``warning: ...`` lines.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import sys
 import time
 from typing import Any
 
+from .cli_errors import EXIT_USAGE, check_output_path, interruptible
 from .errors import PipelineError
-from .settings import MESH_MODES, PipelineSettings
+from .settings import MESH_MODES, RANGES, PipelineSettings
 
 # (flag, settings field, type, help) for the tunables exposed on the command line.
 _OPTIONS: tuple[tuple[str, str, type, str], ...] = (
@@ -67,6 +69,12 @@ _OPTIONS: tuple[tuple[str, str, type, str], ...] = (
         "max relative depth error of flat blocks (0 = off)",
     ),
     ("--simplify-block", "simplify_block", int, "simplification block size (0 = auto)"),
+    (
+        "--geometry-megapixels",
+        "geometry_megapixels",
+        float,
+        "bigger photos get their geometry at this size; the texture stays full resolution",
+    ),
 )
 
 
@@ -100,12 +108,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="LDI (layered, default), TORN or RUBBER (single-layer baselines)",
     )
     for flag, name, kind, text in _OPTIONS:
+        limits = f", {RANGES[name][0]:g} to {RANGES[name][1]:g}" if name in RANGES else ""
         parser.add_argument(
             flag,
             dest=name,
             type=kind,
             default=getattr(defaults, name),
-            help=f"{text} (default: %(default)s)",
+            help=f"{text} (default: %(default)s{limits})",
         )
     parser.set_defaults(func=run)
     return parser
@@ -133,11 +142,17 @@ def run(args: argparse.Namespace) -> int:
         suffix = str(args.output).lower()
         if not (suffix.endswith(".glb") or suffix.endswith(".ply")):
             raise PipelineError(f"Cannot export to '{args.output}': use a .glb or .ply file name.")
+        check_output_path(args.output, creates_folders=True)  # before the build, not after it
         mesh = build_photo(settings)
+        for warning in mesh.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         export_mesh(mesh, args.output)
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"error: {e.strerror or e} ({e.filename or args.output})", file=sys.stderr)
+        return EXIT_USAGE
     print(
         f"{args.output}: {mesh.vertices.shape[0]} vertices, {mesh.triangle_count} triangles, "
         f"atlas {mesh.texture.shape[1]}x{mesh.texture.shape[0]} "
@@ -151,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    return interruptible(lambda: int(args.func(args)))
 
 
 if __name__ == "__main__":

@@ -45,16 +45,26 @@ def _png_bytes(texture: np.ndarray) -> bytes:
 
 
 def _write_atomic(path: Path, chunks: list[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             for c in chunks:
                 f.write(c)
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise ExportError(f"Cannot write '{path}': {e.strerror or e}.") from None
+    except BaseException:  # Ctrl-C: no half-written file stays behind
+        _discard(tmp)
+        raise
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def glb_bytes(mesh: MeshData, name: str = "3D Photo") -> bytes:

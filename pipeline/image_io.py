@@ -15,6 +15,10 @@ from .exif import ExifInfo, read_exif
 
 SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 
+# Smallest photo side in pixels. A strip one or two pixels wide has no quad to mesh (the
+# result would be an empty mesh); below this there is too little to cut, grow and inpaint.
+MIN_PHOTO_SIDE = 16
+
 
 @dataclass
 class Photo:
@@ -65,7 +69,17 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     rgb = apply_orientation(rgb, exif.orientation)
     if alpha is not None:
         alpha = apply_orientation(alpha, exif.orientation)
+    check_photo_size(rgb.shape[1], rgb.shape[0], path)
     return Photo(path, np.ascontiguousarray(rgb), alpha, exif.focal_35mm, exif.orientation)
+
+
+def check_photo_size(width: int, height: int, path: str) -> None:
+    """Raise ImageReadError when a photo is smaller than MIN_PHOTO_SIDE on either side."""
+    if min(width, height) < MIN_PHOTO_SIDE:
+        raise ImageReadError(
+            f"The photo '{path}' is {width}x{height} pixels: a 3D photo needs at least "
+            f"{MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE}."
+        )
 
 
 def _read_bytes(path: str, what: str) -> bytes:

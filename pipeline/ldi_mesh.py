@@ -475,4 +475,5 @@ def build_ldi_mesh(
     z_focus = float(z_of_disp(np.float32(d_focus)))
     safe = safe_motion(ldi, intrinsics.fx, d_focus, floor).to_dict()
     mesh.safe_motion = {k: v * z_focus for k, v in safe.items()}
+    mesh.frame_margin = margin
     return mesh

@@ -29,6 +29,8 @@ class MeshData:
     # Largest camera moves (Blender units) that reveal no hole, per direction of the camera
     # ("right", "left", "up", "down"; see pipeline.reveal). Empty for the baseline meshes.
     safe_motion: dict[str, float] = field(default_factory=dict)
+    # Lattice positions the LDI extends beyond the photo on each side (0 for the baselines).
+    frame_margin: int = 0
 
     @property
     def triangle_count(self) -> int:

@@ -9,6 +9,8 @@ Uses the installed extension when Blender has it, else loads it from this checko
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -79,12 +81,33 @@ def script_argv() -> list[str]:
     return sys.argv[1:]
 
 
+INTERRUPTED = "oneshot3d: interrupted"
+
+
+def _exit_on_sigint() -> None:
+    """Ctrl-C ends the job at once with one line and status 130, from the first moment
+    (Blender's modules loading) to the last. Not a KeyboardInterrupt: Blender would catch it
+    inside a render or an operator, print a traceback and go on (the same handler as
+    pipeline.cli_errors.exit_at_once_on_sigint, which cannot be imported before the extension
+    is found). Outputs are renamed into place only when complete."""
+
+    def on_sigint(signum: int, frame: object) -> None:
+        sys.stderr.write(INTERRUPTED + "\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, on_sigint)
+
+
 def main() -> int:
+    _exit_on_sigint()
     extension = ensure_extension()
     try:
         cli_args = importlib.import_module(extension.__name__ + ".operators.cli_args")
         headless = importlib.import_module(extension.__name__ + ".operators.headless")
         args = cli_args.build_parser("oneshot3d.py").parse_args(script_argv())
+        _exit_on_sigint()  # again: loading Blender may have replaced the handler
         return int(headless.run(args))
     finally:
         release_extension()

@@ -3,7 +3,9 @@ here lives in it)."""
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -71,3 +73,50 @@ def torchless_python(folder: Path) -> Path:
             continue
         (target / entry.name).symlink_to(entry)
     return python
+
+
+def interrupt_when(
+    argv: list[str],
+    ready: Callable[["subprocess.Popen[str]"], bool],
+    delay: float,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> "subprocess.CompletedProcess[str]":
+    """Start ``argv`` with Ctrl-C at its default (whatever the test runner's is), wait until
+    ``ready(proc)``, then ``delay`` seconds more, and send it a real SIGINT; the process must
+    still be running at that moment."""
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not ready(proc) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(delay)
+        assert proc.poll() is None, "finished before the interrupt: " + proc.communicate()[1]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def maps_library(proc: "subprocess.Popen[str]", marker: str) -> bool:
+    """Whether the process has mapped a shared library whose path contains ``marker`` (Linux):
+    it is past Python's own start-up and loading its libraries."""
+    try:
+        return marker in Path(f"/proc/{proc.pid}/maps").read_text()
+    except OSError:
+        return False
