@@ -26,6 +26,12 @@ from .mesh_data import MeshData
 from .simplify import auto_block, triangulate
 
 
+# Grown (hidden, inpainted) layers are simplified with this many times the photo layer's
+# depth tolerance: they are seen only from moved cameras, near the outlines that reveal them,
+# and are pieced together from the planes of many edges.
+GROWN_TOLERANCE = 4.0
+
+
 def _ring(ldi: LDI, k: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
     """Layer map of layer k's image over a crop: k where it has a sample, else the layer of
     the linked neighbouring sample (two passes: 4-neighbours, then their neighbours so that
@@ -140,7 +146,7 @@ def ldi_to_mesh(
             link_d,
             ldi.threshold,
             s,
-            tolerance,
+            tolerance if k == 0 else tolerance * GROWN_TOLERANCE,
             own,
             keep_full[k][y0:y1, x0:x1],
         )
