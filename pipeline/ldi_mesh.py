@@ -25,7 +25,6 @@ from .mesh import unproject
 from .mesh_data import MeshData
 from .simplify import auto_block, triangulate
 
-
 # Grown (hidden, inpainted) layers are simplified with this many times the photo layer's
 # depth tolerance: they are seen only from moved cameras, near the outlines that reveal them,
 # and are pieced together from the planes of many edges.
