@@ -178,7 +178,7 @@ def test_ctrl_c_in_depth_exits_130_with_one_line(tmp_path: Path) -> None:
     photo, _ = _inputs(tmp_path, 2400, 1800)
     out = tmp_path / "out.npy"
     argv = ["-m", "pipeline", "depth", str(photo), "-o", str(out), "--backend", "tiefenrausch"]
-    result = _interrupt(argv + ["--model-dir", str(TIEFENRAUSCH)], tmp_path, 1.0)
+    result = _interrupt(argv + ["--model-dir", str(TIEFENRAUSCH)], tmp_path, 0.3)
     assert result.returncode == 130, result.stderr
     assert result.stderr.strip() == "interrupted", result.stderr
     assert not out.exists() and not list(tmp_path.glob("*.part"))
