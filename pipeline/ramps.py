@@ -45,6 +45,9 @@ DEPTH_WEIGHT = 0.5
 CORE = 0.12
 # Smallest step (fraction of the threshold) on both sides of a pixel inside a ramp.
 TRANSIT_STEP = 1.0 / 16.0
+# A map whose strong edges have one pixel step carrying more than this share of the jump is
+# taken as sharp (see edges_are_sharp).
+SHARP_STEP = 0.6
 
 
 def _mean(image: np.ndarray, size: int) -> np.ndarray:
@@ -139,13 +142,43 @@ def snap_ramps_here(
     return out
 
 
+def edges_are_sharp(disp: np.ndarray, threshold: float, radius: int = 4) -> bool:
+    """Whether the map's depth edges are steps already (a rendered or measured depth) rather
+    than a network's ramps: at the typical strong edge, one pixel step carries most of the
+    jump across the window. Such a map is not snapped, so that a genuinely grazing face (the
+    narrow side of a box) keeps its slope."""
+    size = 2 * radius + 1
+    kernel = np.ones((size, size), np.uint8)
+    span = cv2.dilate(disp, kernel) - cv2.erode(disp, kernel)
+    edge = span > 2.0 * threshold
+    if edge.sum() < 16:
+        return True  # nothing to snap
+    step = np.zeros_like(disp)
+    step[:, :-1] = np.abs(np.diff(disp, axis=1))
+    step[:-1, :] = np.maximum(step[:-1, :], np.abs(np.diff(disp, axis=0)))
+    biggest = cv2.dilate(step, kernel)
+    return bool(np.median(biggest[edge] / span[edge]) > SHARP_STEP)
+
+
 def snap_ramps(
     disp: np.ndarray, guide: np.ndarray, threshold: float, work_size: int | None = None
 ) -> np.ndarray:
     """Ramp snapping at the working size, carried back to the photo's size: pixels it moved by
-    more than ``threshold`` take the snapped value (nearest), all others keep theirs."""
+    more than ``threshold`` take the snapped value (nearest), all others keep theirs. A map
+    whose edges are already steps is left as it is."""
     h, w = disp.shape
     scale = min(1.0, (work_size or WORK_SIZE) / max(h, w))
+    small_disp = (
+        disp
+        if scale >= 1.0
+        else cv2.resize(
+            disp,
+            (max(2, round(w * scale)), max(2, round(h * scale))),
+            interpolation=cv2.INTER_NEAREST,
+        )
+    )
+    if edges_are_sharp(np.asarray(small_disp, np.float32), threshold):
+        return np.asarray(disp, np.float32)
     if scale >= 1.0:
         sharp = snap_ramps_here(disp, guide, threshold)
         moved = np.abs(sharp - disp) > threshold

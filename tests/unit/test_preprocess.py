@@ -3,6 +3,7 @@ cleanup drops short fragments and keeps real edges."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pipeline.preprocess import clean_cuts, find_cuts, preprocess, weighted_median
@@ -169,3 +170,22 @@ def test_a_textured_grazing_plane_is_not_cut() -> None:
     pre = preprocess(disp, guide, 0.04, 5, 2, 15.0)
     assert not pre.cuts.right.any() and not pre.cuts.down.any()
     np.testing.assert_allclose(pre.disp, disp, atol=1e-6)
+
+
+def test_a_map_with_step_edges_is_left_to_the_median_a_soft_one_is_snapped() -> None:
+    """A rendered depth (edges are one-pixel steps, and a box's narrow side face is a steep
+    but real slope) is not ramp-snapped; the same scene as a network sees it is."""
+    from pipeline.ramps import edges_are_sharp, snap_ramps
+
+    h, w = 120, 160
+    exact = np.full((h, w), 0.2, np.float32)
+    exact[30:90, 60:100] = 0.8
+    exact[30:90, 56:60] = np.linspace(0.3, 0.7, 4, dtype=np.float32)  # a grazing side face
+    soft = cv2.GaussianBlur(
+        cv2.resize(cv2.resize(exact, (40, 30), interpolation=cv2.INTER_AREA), (w, h)), (0, 0), 1
+    )
+    guide = np.zeros((h, w, 3), np.float32)
+    guide[30:90, 56:100] = (0.8, 0.2, 0.1)
+    assert edges_are_sharp(exact, 0.04) and not edges_are_sharp(soft, 0.04)
+    np.testing.assert_array_equal(snap_ramps(exact, guide, 0.04), exact)
+    assert np.abs(snap_ramps(soft, guide, 0.04) - soft).max() > 0.1
