@@ -85,6 +85,7 @@ import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
 from pipeline.build import build_photo  # noqa: E402
+from pipeline.quads import pair_triangles, quad_triangles  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 from pipeline.trajectories import look_at_euler  # noqa: E402
 
@@ -506,20 +507,30 @@ def render_methods(
         mesh = imported.mesh_object.data
         photo_mat, streak_mat = mesh.materials[0], _streak_material()
         flags = mesh.attributes.new("streak", "FLOAT", "FACE")
+        quads, singles = pair_triangles(data.vertices, data.triangles)
+        assert len(mesh.polygons) == quads.shape[0] + singles.shape[0]
         for tname, target in targets_of(name).items():
             _pose(cam, target, base_lens)
             stem = f"{name}_{variant}_{tname}_{method}"
             mesh.materials[0] = photo_mat
             scene.cycles.samples = SAMPLES
             _render(out / f"{stem}.png")
+            # Blender's faces: the triangle pairs stored as quads first, then the single
+            # triangles (operators/scene_build.build_mesh); a quad is a streak when either of
+            # its two triangles is.
             stretch = triangle_stretch(
                 data.vertices,
-                data.triangles,
+                np.concatenate([quad_triangles(quads), singles]),
                 f_source,
                 np.array(cam.matrix_world, np.float64),
                 _focal_px(cam, width, height),
             )
-            flags.data.foreach_set("value", (stretch > STREAK_RATIO).astype(np.float32))
+            streak = stretch > STREAK_RATIO
+            n_quads = quads.shape[0]
+            per_face = np.concatenate(
+                [streak[: 2 * n_quads].reshape(-1, 2).any(axis=1), streak[2 * n_quads :]]
+            )
+            flags.data.foreach_set("value", per_face.astype(np.float32))
             mesh.update()
             mesh.materials[0] = streak_mat
             scene.cycles.samples = STREAK_SAMPLES
