@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import cv2
 import numpy as np
@@ -371,22 +372,12 @@ def grow_layers(
         sy, sx = np.nonzero(seed)  # row-major, de-duplicated
         if sy.size == 0:
             break
-        p1 = _pass(
-            seed,
-            sy,
-            sx,
-            F,
-            Flayer,
-            reach,
-            steps_map,
-            GX,
-            GY,
-            disp0,
-            cuts,
-            threshold,
-            far,
-            context_band,
-        )
+
+        run = partial(
+            _pass, F=F, Flayer=Flayer, reach=reach, steps_map=steps_map, GX=GX, GY=GY,
+            disp0=disp0, cuts=cuts, threshold=threshold, far=far,
+        )  # fmt: skip
+        p1 = run(seed, sy, sx, context_band=context_band)
         cy, cx, lab, dd, v = p1.cy, p1.cx, p1.lab, p1.dd, p1.v
         value_of, reach_of, gx_of, gy_of = p1.value_of, p1.reach_of, p1.gx_of, p1.gy_of
         labels, zone_y, zone_x = p1.labels, p1.zone_y, p1.zone_x
@@ -398,22 +389,7 @@ def grow_layers(
             taken = np.zeros((h, w), bool)
             taken[cy, cx] = True
             fy, fx = np.nonzero(far_seed)
-            p2 = _pass(
-                far_seed,
-                fy,
-                fx,
-                F,
-                Flayer,
-                reach,
-                steps_map,
-                GX,
-                GY,
-                disp0,
-                cuts,
-                threshold,
-                far,
-                0.0,
-            )
+            p2 = run(far_seed, fy, fx, context_band=0.0)
             new = ~taken[p2.cy, p2.cx]
             offset = value_of.size
             cy = np.concatenate([cy, p2.cy[new]])
