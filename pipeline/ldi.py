@@ -279,8 +279,6 @@ def _pass(
 # Smoothing radius (px) where grown samples from different seeds meet with a jump.
 CRACK_SIGMA = 3.0
 CRACK_PASSES = 3
-# Grown samples link across up to this many thresholds (see compute_links).
-GROWN_LINK = 2.0
 
 
 def _close_cracks(
@@ -452,8 +450,7 @@ def grow_layers(
 
 def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: float) -> np.ndarray:
     """Symmetric 4-neighbour links. Layer 0 to layer 0: linked unless cut. Pairs involving a
-    grown sample: linked when their disparities differ by at most the threshold (two grown
-    samples: ``GROWN_LINK`` thresholds) and each is the
+    grown sample: linked when their disparities differ by at most the threshold and each is the
     other's closest candidate (mutual best), so every sample links to at most one sample per
     direction and the result is symmetric by construction."""
     k_layers, h, w = valid.shape
@@ -474,11 +471,6 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         return links
     grown = valid[1:].any(axis=0)
     big = np.float32(np.inf)
-    # Two grown samples are one hidden surface up to twice the threshold: where the
-    # background grown from different edges meets, a steeper join is better than a crack a
-    # moving camera looks through (nothing lies behind it).
-    limit = np.full((k_layers, k_layers), np.float32(threshold))
-    limit[1:, 1:] = np.float32(GROWN_LINK * threshold)
     for direction, (dy, dx) in ((R, (0, 1)), (D, (1, 0))):
         # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
         g = grown[: h - dy, : w - dx] | grown[dy:, dx:]
@@ -491,7 +483,7 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         cut00 = (cuts.right if direction == R else cuts.down)[py, px]
         # diff[k, j]: cost of linking sample k at p with sample j at q.
         diff = np.abs(vb[:, None] - wb[None, :])
-        ok = va[:, None] & wa[None, :] & (diff <= limit[:, :, None])
+        ok = va[:, None] & wa[None, :] & (diff <= threshold)
         diff = np.where(ok, diff, big)
         # Layer 0 - layer 0 is decided by the cuts and takes priority.
         diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
