@@ -65,18 +65,22 @@ def extend_frame(
     # up (only its margin is used).
     f = min(1.0, FILL_SIZE / max(out_h, out_w))
     sh, sw, sm = max(1, round(h * f)), max(1, round(w * f)), max(1, round(m * f))
-    weight = known_inside.astype(np.float32)
-    scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
-    small_w = cv2.resize(weight, (sw, sh), interpolation=cv2.INTER_AREA)
-    small_rgb = cv2.resize(
-        rgb[..., :3].astype(np.float32) * (weight / np.float32(scale))[..., None],
-        (sw, sh),
-        interpolation=cv2.INTER_AREA,
+    # Masked means by area averaging: the photo with the unknown pixels zeroed (kept in its
+    # own integer type: no full-size float copy), divided by the averaged mask.
+    known8 = known_inside.view(np.uint8) * np.uint8(255)
+    small_w = cv2.resize(known8, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small_w *= np.float32(1.0 / 255.0)
+    del known8
+    masked = np.where(known_inside[..., None], rgb[..., :3], 0).astype(rgb.dtype, copy=False)
+    small_rgb = cv2.resize(masked, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    del masked
+    small_d = cv2.resize(
+        np.where(known_inside, disp, np.float32(0.0)), (sw, sh), interpolation=cv2.INTER_AREA
     )
-    small_d = cv2.resize(disp * weight, (sw, sh), interpolation=cv2.INTER_AREA)
     norm = 1.0 / np.maximum(small_w, 1e-6)
+    scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
     canvas = np.zeros((sh + 2 * sm, sw + 2 * sm, 4), np.float32)
-    canvas[sm : sm + sh, sm : sm + sw, :3] = small_rgb * norm[..., None]
+    canvas[sm : sm + sh, sm : sm + sw, :3] = small_rgb * (norm / np.float32(scale))[..., None]
     canvas[sm : sm + sh, sm : sm + sw, 3] = small_d * norm
     inside = np.zeros(canvas.shape[:2], bool)
     inside[sm : sm + sh, sm : sm + sw] = small_w > 0.5
@@ -85,10 +89,12 @@ def extend_frame(
     # push_pull fills 3 channels at a time: colour, then disparity (with two spare channels).
     filled_rgb = push_pull(canvas[..., :3], inside)
     filled_d = push_pull(np.repeat(canvas[..., 3:4], 3, axis=2), inside)[..., 0]
-    filled_rgb = cv2.resize(filled_rgb, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-    filled_d = cv2.resize(filled_d, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
-    out_d = filled_d.astype(np.float32)
-    out_d[m : m + h, m : m + w] = disp
-    out_rgb = np.clip(filled_rgb * np.float32(scale) + np.float32(0.5), 0, scale).astype(rgb.dtype)
+    # Scaled up in the photo's own type (the fill is smooth; only the margin is kept).
+    small_out = np.clip(filled_rgb * np.float32(scale) + np.float32(0.5), 0, scale)
+    out_rgb = cv2.resize(
+        small_out.astype(rgb.dtype), (out_w, out_h), interpolation=cv2.INTER_LINEAR
+    )
     out_rgb[m : m + h, m : m + w] = rgb[..., :3]
+    out_d = cv2.resize(filled_d.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    out_d[m : m + h, m : m + w] = disp
     return out_d, out_rgb
