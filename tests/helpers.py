@@ -7,6 +7,7 @@ import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -120,3 +121,31 @@ def maps_library(proc: "subprocess.Popen[str]", marker: str) -> bool:
         return marker in Path(f"/proc/{proc.pid}/maps").read_text()
     except OSError:
         return False
+
+
+def proto_classes(
+    package: str,
+    messages: list[tuple[str, list[tuple[str, int, int, bool, str]]]],
+    wanted: tuple[str, ...],
+) -> dict[str, Any]:
+    """Protobuf message classes built at run time from (name, [(field, number, type, repeated,
+    message type name)]) tables, to write and cross-check wire-format files in tests."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name=f"{package}_subset_test.proto", package=package, syntax="proto2"
+    )
+    for name, fields in messages:
+        msg = fdp.message_type.add(name=name)
+        for fname, number, ftype, repeated, type_name in fields:
+            f = msg.field.add(name=fname, number=number, type=ftype)
+            f.label = F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL
+            if type_name:
+                f.type_name = f".{package}.{type_name}"
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return {
+        n: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{n}"))
+        for n in wanted
+    }

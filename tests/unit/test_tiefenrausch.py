@@ -42,20 +42,14 @@ OUTPUT_STEP = 0.018744077533483505  # the net's output scale: one code in log-di
 def _caffe2_classes() -> dict[str, Any]:
     """Message classes for the subset of caffe2.proto the reader handles, built at run time
     with the protobuf package (field numbers from caffe2/proto/caffe2.proto)."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from google.protobuf import descriptor_pb2
+    from helpers import proto_classes
 
     F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(
-        name="caffe2_subset_test.proto", package="c2test", syntax="proto2"
-    )
+    messages: list[tuple[str, list[tuple[str, int, int, bool, str]]]] = []
 
     def message(name: str, fields: list[tuple[str, int, int, bool, str]]) -> None:
-        msg = fdp.message_type.add(name=name)
-        for fname, number, ftype, repeated, type_name in fields:
-            f = msg.field.add(name=fname, number=number, type=ftype)
-            f.label = F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL
-            if type_name:
-                f.type_name = ".c2test." + type_name
+        messages.append((name, fields))
 
     message(
         "Argument",
@@ -96,12 +90,7 @@ def _caffe2_classes() -> dict[str, Any]:
             ("external_output", 8, F.TYPE_STRING, True, ""),
         ],
     )
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    return {
-        n: message_factory.GetMessageClass(pool.FindMessageTypeByName("c2test." + n))
-        for n in ("Argument", "OperatorDef", "NetDef")
-    }
+    return proto_classes("c2test", messages, ("Argument", "OperatorDef", "NetDef"))
 
 
 def _canonical_pb(net: Any) -> tuple[Any, ...]:

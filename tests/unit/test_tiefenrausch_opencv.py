@@ -48,22 +48,16 @@ needs_pumpkin = pytest.mark.skipif(
 def _onnx_classes() -> dict[str, Any]:
     """Message classes for the subset of onnx.proto the writer emits, built at run time with
     the protobuf package from the field numbers of onnx/onnx.proto."""
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from google.protobuf import descriptor_pb2
+    from helpers import proto_classes
 
     F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(
-        name="onnx_subset_test.proto", package="onnxtest", syntax="proto2"
-    )
+    M, S, I64, I32 = F.TYPE_MESSAGE, F.TYPE_STRING, F.TYPE_INT64, F.TYPE_INT32
+    messages: list[tuple[str, list[tuple[str, int, int, bool, str]]]] = []
 
     def message(name: str, fields: list[tuple[str, int, int, bool, str]]) -> None:
-        msg = fdp.message_type.add(name=name)
-        for fname, number, ftype, repeated, type_name in fields:
-            f = msg.field.add(name=fname, number=number, type=ftype)
-            f.label = F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL
-            if type_name:
-                f.type_name = ".onnxtest." + type_name
+        messages.append((name, fields))
 
-    M, S, I64, I32 = F.TYPE_MESSAGE, F.TYPE_STRING, F.TYPE_INT64, F.TYPE_INT32
     message(
         "Tensor",
         [
@@ -120,12 +114,7 @@ def _onnx_classes() -> dict[str, Any]:
             ("opset_import", 8, M, True, "OpSet"),
         ],
     )
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    return {
-        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"onnxtest.{name}"))
-        for name in ("Model",)
-    }
+    return proto_classes("onnxtest", messages, ("Model",))
 
 
 def test_varint_matches_protobuf_encoding() -> None:
