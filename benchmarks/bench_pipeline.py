@@ -101,15 +101,16 @@ def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
         from extension import load_extension
 
         ext = load_extension()
-        scene_build = importlib.import_module(ext.__name__ + ".operators.scene_build")
+        blender_mesh = importlib.import_module(ext.__name__ + ".blender.mesh")
+        blender_material = importlib.import_module(ext.__name__ + ".blender.material")
         btimes, itimes = [], []
         for i in range(runs):
             t0 = time.perf_counter()
-            me = scene_build.build_mesh(f"bench{i}", mesh)
+            me = blender_mesh.build_mesh(f"bench{i}", mesh)
             btimes.append(time.perf_counter() - t0)
             bpy.data.meshes.remove(me)
             t0 = time.perf_counter()
-            image = scene_build.build_image(f"bench{i}", mesh.texture)
+            image = blender_material.build_image(f"bench{i}", mesh.texture)
             itimes.append(time.perf_counter() - t0)
             bpy.data.images.remove(image)
         out["blender_mesh_s"] = statistics.median(btimes)

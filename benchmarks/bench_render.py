@@ -38,8 +38,8 @@ def per_frame_times(frames: int, samples: int, width: int, height: int, out: Pat
     from extension import load_extension
 
     ext = load_extension()
-    render = importlib.import_module(ext.__name__ + ".operators.render")
-    scene_build = importlib.import_module(ext.__name__ + ".operators.scene_build")
+    render = importlib.import_module(ext.__name__ + ".blender.render")
+    scene_build = importlib.import_module(ext.__name__ + ".blender.scene")
     build = importlib.import_module(ext.__name__ + ".pipeline.build")
     settings_mod = importlib.import_module(ext.__name__ + ".pipeline.settings")
     bpy.ops.wm.read_homefile(use_empty=True)

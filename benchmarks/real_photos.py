@@ -12,7 +12,7 @@ Per photo:
 2. Depth from the project's own Tiefenrausch backend (``pipeline/depth/tiefenrausch.py``; model
    files from ``--model-dir``, else ``$ONESHOT3D_MODEL_DIR``, else ``../shared/reference/
    tiefenrausch``), through the depth cache the import uses; then the mesh in ``--mesh-mode``
-   and the extension's own Blender import code (``operators/scene_build.py``).
+   and the extension's own Blender import code (``blender/scene.py``).
 3. The extension's ``oneshot3d.animate_camera`` operator keys each preset (Swing, Circle,
    Zoom In, Dolly Zoom) at its default amplitude and length; the *extreme frames* are the
    frames where the camera is farthest along +-x, +-y, +-z (the lens of a Dolly Zoom
@@ -379,8 +379,8 @@ def run_photo(name: str, source: Path, args, ext, bpy) -> PhotoResult:
     pipe = argparse.Namespace(
         **{m: importlib.import_module(f"{ext.__name__}.pipeline.{m}") for m in PIPELINE_MODULES}
     )
-    render_mod = importlib.import_module(ext.__name__ + ".operators.render")
-    scene_build = importlib.import_module(ext.__name__ + ".operators.scene_build")
+    render_mod = importlib.import_module(ext.__name__ + ".blender.render")
+    scene_build = importlib.import_module(ext.__name__ + ".blender.scene")
     folder = Path(args.out) / name
     t0 = time.perf_counter()
     rgb = scaled_copy(source, folder / f"{name}.png", args.size, pipe)

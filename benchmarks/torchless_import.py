@@ -51,7 +51,7 @@ def inside(args: argparse.Namespace) -> dict[str, Any]:
     )
     assert result == {"FINISHED"}, result
     ext = sys.modules["bl_ext.user_default.oneshot3d"]
-    ip = sys.modules[ext.__name__ + ".operators.import_photo"]
+    ip = sys.modules[ext.__name__ + ".blender.worker_jobs"]
     runs = []
     for _ in range(args.runs):
         for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.images):

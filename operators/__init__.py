@@ -1,4 +1,5 @@
-"""Operators: import a photo as a 3D photo, and the headless entry points."""
+"""Operators (Operator and FileHandler classes only; what they do lives in blender/ and
+pipeline/): import, rebuild, animate, render, dependencies, drag and drop, the command line."""
 
 from . import animate_camera, cli_command, file_handler, import_photo, install_deps, rebuild, render
 

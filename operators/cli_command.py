@@ -1,7 +1,7 @@
 """``blender -b --command oneshot3d <photo or folder> [options]`` (Blender 4.2+).
 
-The handler parses the same arguments as ``scripts/oneshot3d.py`` (operators.cli_args) and runs
-the same batch (operators.headless.run); its return value is Blender's exit code.
+The handler parses the same arguments as ``scripts/oneshot3d.py`` (blender.cli_args) and runs
+the same batch (blender.batch.run_batch); its return value is Blender's exit code.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ _handle: Any = None
 
 def handler(argv: list[str]) -> int:
     """Run the command line ``argv`` (the words after ``--command oneshot3d``)."""
+    from ..blender.batch import run_batch
+    from ..blender.cli_args import build_parser
     from ..pipeline.cli_errors import exit_at_once_on_sigint
-    from .cli_args import build_parser
-    from .headless import run
 
     try:
         args = build_parser(f"blender --command {COMMAND_ID}").parse_args(argv)
@@ -25,7 +25,7 @@ def handler(argv: list[str]) -> int:
         return e.code if isinstance(e.code, int) else 2
     exit_at_once_on_sigint("oneshot3d: interrupted")  # Ctrl-C: one line, exit 130
     try:
-        return int(run(args))
+        return int(run_batch(args))
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

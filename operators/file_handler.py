@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import bpy
 
-from .import_photo import PHOTO_EXTENSIONS
+from ..pipeline.formats import PHOTO_SUFFIXES
 
 
 class ONESHOT3D_FH_photo(bpy.types.FileHandler):
     bl_idname = "ONESHOT3D_FH_photo"
     bl_label = "3D Photo"
     bl_import_operator = "oneshot3d.import_photo"
-    bl_file_extensions = ";".join(PHOTO_EXTENSIONS)
+    bl_file_extensions = ";".join(PHOTO_SUFFIXES)
 
     @classmethod
     def poll_drop(cls, context: bpy.types.Context | None) -> bool:

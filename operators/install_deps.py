@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Literal
 import bpy
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
-from .import_photo import JobOperator, model_folder, preferences, user_dir, vendor_folder
+from ..blender.extension import model_folder, preferences, user_dir, vendor_folder
+from .jobs import JobOperator
 from .typing_helpers import OperatorResult
 
 if TYPE_CHECKING:

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import bpy
 
+from ..blender.photo import is_photo
+from ..blender.worker_jobs import pipeline_job
 from ..panels.properties import settings_dict, store_settings
-from .import_photo import JobOperator, pipeline_job
+from .jobs import JobOperator
 from .typing_helpers import OperatorResult
 
 if TYPE_CHECKING:
@@ -39,8 +41,7 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        obj = context.active_object
-        return obj is not None and obj.type == "MESH" and obj.oneshot3d.is_photo  # type: ignore[attr-defined]
+        return is_photo(context.active_object)
 
     def keywords(self, obj: bpy.types.Object) -> dict[str, Any]:
         props = obj.oneshot3d  # type: ignore[attr-defined]
@@ -62,9 +63,11 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
         return pipeline_job(context, keywords, network_backend=keywords["depth_backend"] != "FILE")
 
     def on_done(self, context: bpy.types.Context, job: "WorkerJob") -> None:
+        from ..blender import material, scene
+        from ..blender.camera import build_camera
+        from ..blender.mesh import build_mesh
         from ..pipeline.mesh_data import MeshData
         from ..pipeline.settings import PipelineSettings
-        from . import scene_build
 
         obj = bpy.data.objects.get(self._target)
         if obj is None:
@@ -78,15 +81,15 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
         old_images = _images_of(old_materials)
         created: list[bpy.types.ID] = []
         try:
-            mesh = scene_build.build_mesh(old_mesh.name, data)
+            mesh = build_mesh(old_mesh.name, data)
             created.append(mesh)
-            image = scene_build.build_image(obj.name, data.texture)
+            image = material.build_image(obj.name, data.texture)
             created.append(image)
-            mat = scene_build.build_material(obj.name, image, props.material or "EMISSION")
+            mat = material.build_material(obj.name, image, props.material or "EMISSION")
             created.append(mat)
             mesh.materials.append(mat)
         except BaseException:
-            scene_build.remove_ids(created)
+            scene.remove_ids(created)
             raise
         obj.data = mesh
         for block, store in (
@@ -101,7 +104,7 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
         store_settings(props, settings)
         camera = props.camera
         if camera is not None and camera.type == "CAMERA":
-            fresh = scene_build.build_camera("tmp", data)
+            fresh = build_camera("tmp", data)
             for attr in ("lens", "shift_x", "shift_y", "clip_start", "clip_end"):
                 setattr(camera.data, attr, getattr(fresh.data, attr))
             cam_data = fresh.data

@@ -12,39 +12,19 @@ from bpy.props import (
     StringProperty,
 )
 
-PRESET_ITEMS = (
-    ("SWING", "Swing", "Side to side; the subject stays put while the background slides"),
-    ("VERTICAL", "Vertical", "Up and down"),
-    ("CIRCLE", "Circle", "The camera circles around the view axis"),
-    ("ZOOM_IN", "Zoom In", "Dolly forward towards the subject"),
-    ("DOLLY_ZOOM", "Dolly Zoom", "Move in while the lens widens: the 'vertigo' effect"),
-    ("KEN_BURNS", "Ken Burns", "Travel and zoom towards the most salient near region"),
-    ("CUSTOM", "Custom", "Interpolate user keyframes (given as JSON)"),
-)
-EASING_ITEMS = (
-    ("AUTO", "Auto", "Linear for looping swings and circles and for Custom, else ease in/out"),
-    ("LINEAR", "Linear", "Constant speed"),
-    ("EASE_IN", "Ease In", "Start slowly"),
-    ("EASE_OUT", "Ease Out", "Stop slowly"),
-    ("EASE_IN_OUT", "Ease In and Out", "Start and stop slowly"),
-)
-PIVOT_ITEMS = (
-    ("ROTATE", "Rotate", "The camera turns to keep looking at the focus point"),
-    (
-        "SHIFT",
-        "Lens Shift",
-        "The camera keeps its orientation; a lens shift keeps the focus plane fixed",
-    ),
-    ("NONE", "None", "Pure translation"),
-)
-ENGINE_ITEMS = (
-    ("CYCLES", "Cycles", "Path tracer (CPU or GPU); few samples suffice for an unlit photo"),
-    ("EEVEE", "EEVEE", "Rasteriser; needs OpenGL (a GPU) on the machine"),
-    ("WORKBENCH", "Workbench", "Fast flat preview of the texture"),
-)
-FORMAT_ITEMS = (
-    ("MP4", "MP4 Video", "H.264 in an MP4 container, through Blender's FFmpeg"),
-    ("PNG", "PNG Sequence", "One PNG per frame (lossless; resumable)"),
+from ..blender.options import (
+    AMPLITUDE_RANGE,
+    AMPLITUDE_SOFT_MAX,
+    DEFAULT_FRAMES,
+    DEFAULT_SAMPLES,
+    EASING_ITEMS,
+    ENGINE_ITEMS,
+    FORMAT_ITEMS,
+    FRAMES_RANGE,
+    PIVOT_ITEMS,
+    PRESET_ITEMS,
+    RESOLUTION_SCALE_RANGE,
+    SAMPLES_RANGE,
 )
 
 
@@ -59,13 +39,19 @@ class OneShot3DAnimationSettings(bpy.types.PropertyGroup):
             "(0 = the preset's default: 0.04 for Swing)"
         ),
         default=0.0,
-        min=0.0,
-        max=4.0,
-        soft_max=0.3,
+        min=AMPLITUDE_RANGE[0],
+        max=AMPLITUDE_RANGE[1],
+        soft_max=AMPLITUDE_SOFT_MAX,
         step=0.1,
         precision=3,
     )
-    frames: IntProperty(name="Frames", description="Length of the move", default=90, min=2)
+    frames: IntProperty(
+        name="Frames",
+        description="Length of the move",
+        default=DEFAULT_FRAMES,
+        min=FRAMES_RANGE[0],
+        max=FRAMES_RANGE[1],
+    )
     loop: BoolProperty(
         name="Loop", description="Return to the start so the clip loops seamlessly", default=True
     )
@@ -86,13 +72,15 @@ class OneShot3DAnimationSettings(bpy.types.PropertyGroup):
     )
     # --- render ----------------------------------------------------------------------------
     engine: EnumProperty(name="Engine", items=ENGINE_ITEMS, default="CYCLES")
-    samples: IntProperty(name="Samples", default=16, min=1, max=65536)
+    samples: IntProperty(
+        name="Samples", default=DEFAULT_SAMPLES, min=SAMPLES_RANGE[0], max=SAMPLES_RANGE[1]
+    )
     resolution_scale: FloatProperty(
         name="Resolution %",
         description="Render size as a percentage of the photo's size",
         default=100.0,
-        min=1.0,
-        max=400.0,
+        min=RESOLUTION_SCALE_RANGE[0],
+        max=RESOLUTION_SCALE_RANGE[1],
         subtype="PERCENTAGE",
     )
     file_format: EnumProperty(name="Format", items=FORMAT_ITEMS, default="MP4")
@@ -120,7 +108,8 @@ class OneShot3DAnimationSettings(bpy.types.PropertyGroup):
 def _draw_safe_motion(layout: bpy.types.UILayout, photo: bpy.types.Object, settings) -> None:
     """How far the camera can move on this photo before holes show, and whether the chosen
     preset stays within it."""
-    from ..operators.animate_camera import build_trajectory, photo_safe_motion, safe_amplitude
+    from ..blender.camera_moves import build_trajectory, safe_amplitude
+    from ..blender.photo import photo_safe_motion
     from ..pipeline.trajectories import DEFAULT_AMPLITUDES
 
     safe = photo_safe_motion(photo)
@@ -154,7 +143,7 @@ class ONESHOT3D_PT_animation(bpy.types.Panel):
     bl_category = "3D Photo"
 
     def draw(self, context: bpy.types.Context) -> None:
-        from ..operators.animate_camera import find_photo
+        from ..blender.photo import find_photo
 
         layout = self.layout
         layout.use_property_split = True

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, StringProperty
+from bpy.props import EnumProperty, StringProperty
 
-from ..pipeline.settings import RANGES, PipelineSettings
-from .properties import NETWORK_BACKEND_ITEMS
+from ..pipeline.settings import DEVICE_CHOICES
+from .properties import NETWORK_BACKEND_ITEMS, setting_annotations
 
 ROOT_PACKAGE = __package__.rpartition(".")[0]
 
-DEVICE_ITEMS = (
-    ("CPU", "CPU", "Works everywhere"),
-    ("CUDA", "CUDA (NVIDIA / AMD ROCm)", "Needs a CUDA or ROCm build of torch and a GPU"),
-    ("MPS", "Apple Metal (MPS)", "Apple Silicon GPUs"),
-)
+# The pipeline's device names, upper case as saved in existing preferences.
+DEVICE_ITEMS = tuple((ident.upper(), label, desc) for ident, label, desc in DEVICE_CHOICES)
 
 
 DEFAULT_BACKEND_ITEMS = (
@@ -68,14 +65,6 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
         items=DEFAULT_BACKEND_ITEMS,
         default="AUTO",
     )
-    default_depth_threshold: FloatProperty(
-        name="Default Depth Threshold",
-        description="Depth threshold for new imports that do not set one",
-        default=PipelineSettings.depth_threshold,
-        min=RANGES["depth_threshold"][0],
-        max=RANGES["depth_threshold"][1],
-        precision=3,
-    )
     # Filled by "Status" (the worker's probe), shown below: never computed while drawing.
     status_text: StringProperty(name="Status", default="Press Status to check")
 
@@ -128,7 +117,7 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
 def backend_rows(context: bpy.types.Context) -> list[tuple[str, str]]:
     """(text, icon) per depth network: whether it works now and what it needs. A path lookup
     for torch and a size check of the model files: cheap enough for every redraw."""
-    from ..operators.import_photo import model_folder, vendor_folder
+    from ..blender.extension import model_folder, vendor_folder
     from ..pipeline.depth.availability import backend_status, default_network, torch_installed
 
     vendor = vendor_folder()
@@ -144,5 +133,14 @@ def backend_rows(context: bpy.types.Context) -> list[tuple[str, str]]:
         rows.append((state.summary(online) + suffix, icon))
     return rows
 
+
+# Defaults for new imports that do not set them: the per-photo property (same range and
+# default as the import's), renamed and described as a default.
+for _name in ("depth_threshold",):
+    _deferred = setting_annotations()[_name]
+    _keywords = dict(_deferred.keywords)
+    _keywords["name"] = "Default " + _keywords["name"]
+    _keywords["description"] = "For new imports that do not set it. " + _keywords["description"]
+    ONESHOT3D_AP_preferences.__annotations__["default_" + _name] = _deferred.function(**_keywords)
 
 classes = (ONESHOT3D_AP_preferences,)

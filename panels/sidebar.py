@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import bpy
 
-from .properties import SETTING_SPECS
+from ..blender.photo import is_photo
+from ..pipeline.settings import PHOTO_SETTINGS, SETTINGS
 
 
 def active_photo(context: bpy.types.Context) -> bpy.types.Object | None:
     obj = context.active_object
-    if obj is not None and obj.type == "MESH" and obj.oneshot3d.is_photo:  # type: ignore[attr-defined]
-        return obj
-    return None
+    return obj if is_photo(obj) else None
 
 
 class ONESHOT3D_PT_photo(bpy.types.Panel):
@@ -70,8 +69,8 @@ class ONESHOT3D_PT_photo_geometry(bpy.types.Panel):
         layout.use_property_decorate = False
         for group in ("geometry", "ldi"):
             col = layout.column()
-            for name, spec in SETTING_SPECS.items():
-                if spec.group == group:
+            for name in PHOTO_SETTINGS:
+                if SETTINGS[name].group == group:
                     col.prop(props, name)
         layout.label(text="Rebuild reuses the estimated depth", icon="INFO")
 

@@ -2,7 +2,7 @@
 
 Builds the 3D photo's mesh without Blender and writes it as binary glTF (atlas texture
 embedded, unlit material) or binary PLY (per-vertex colours). The defaults and ranges are
-those of the Blender import operator (both read ``PipelineSettings`` and ``RANGES``). Errors
+those of the Blender import operator (both are generated from ``pipeline.settings.SETTINGS``). Errors
 print one message on stderr and exit with status 2 (Ctrl-C: 130); warnings about the inputs
 (e.g. repaired depth pixels) are printed on stderr as ``warning: ...`` lines.
 """
@@ -16,71 +16,11 @@ from typing import Any
 
 from .cli_errors import EXIT_USAGE, check_output_path, interruptible
 from .errors import PipelineError
-from .settings import MESH_MODES, RANGES, PipelineSettings
-
-# (flag, settings field, type, help) for the tunables exposed on the command line.
-_OPTIONS: tuple[tuple[str, str, type, str], ...] = (
-    ("--fov", "fov", float, "field of view across the longer side in degrees (0 = EXIF/default)"),
-    (
-        "--depth-threshold",
-        "depth_threshold",
-        float,
-        "cut neighbours whose normalised disparity differs more",
-    ),
-    (
-        "--depth-scale",
-        "depth_scale",
-        float,
-        "depth maps: multiplier; disparity maps: nearest distance",
-    ),
-    ("--far-ratio", "far_ratio", float, "disparity maps: farthest / nearest distance at most"),
-    ("--median-size", "median_size", int, "weighted median window (odd, 0 = off)"),
-    ("--median-iterations", "median_iterations", int, "weighted median passes"),
-    (
-        "--min-edge-length",
-        "min_edge_length",
-        float,
-        "drop depth edges shorter than this (px at 1024 px)",
-    ),
-    (
-        "--extension",
-        "extension",
-        float,
-        "background grown behind edges (fraction of the long side)",
-    ),
-    (
-        "--frame-margin",
-        "frame_margin",
-        float,
-        "scene extended beyond the frame (fraction of the long side)",
-    ),
-    (
-        "--context-band",
-        "context_band",
-        float,
-        "inpainting context band (fraction of the long side)",
-    ),
-    ("--ldi-layers", "ldi_layers", int, "number of grown layers (nesting depth)"),
-    ("--inpainter", "inpainter", str, "pushpull, telea, fsr or file:PATH (TorchScript)"),
-    (
-        "--simplify-tolerance",
-        "simplify_tolerance",
-        float,
-        "max relative depth error of flat blocks (0 = off)",
-    ),
-    ("--simplify-block", "simplify_block", int, "simplification block size (0 = auto)"),
-    (
-        "--geometry-megapixels",
-        "geometry_megapixels",
-        float,
-        "bigger photos get their geometry at this size; the texture stays full resolution",
-    ),
-)
+from .settings import PipelineSettings, add_cli_options, cli_keywords
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``mesh`` subcommand to an ``argparse`` subparsers object."""
-    defaults = PipelineSettings()
     parser = subparsers.add_parser(
         "mesh",
         help="build the layered 3D photo mesh and export it as .glb or .ply",
@@ -91,44 +31,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--depth", required=True, help="depth or disparity map (.npy, PNG, TIFF, EXR)"
     )
-    parser.add_argument(
-        "--depth-kind",
-        default=defaults.depth_kind.lower(),
-        type=str.lower,
-        choices=("depth", "disparity", "relative_disparity"),
-        help="what the map holds; relative_disparity = up to scale and shift, as depth "
-        "networks give it (default: %(default)s)",
-    )
     parser.add_argument("-o", "--output", required=True, help="output file: .glb or .ply")
-    parser.add_argument(
-        "--mesh-mode",
-        default=defaults.mesh_mode,
-        type=str.upper,
-        choices=MESH_MODES,
-        help="LDI (layered, default), TORN or RUBBER (single-layer baselines)",
-    )
-    for flag, name, kind, text in _OPTIONS:
-        limits = f", {RANGES[name][0]:g} to {RANGES[name][1]:g}" if name in RANGES else ""
-        parser.add_argument(
-            flag,
-            dest=name,
-            type=kind,
-            default=getattr(defaults, name),
-            help=f"{text} (default: %(default)s{limits})",
-        )
+    add_cli_options(parser)
     parser.set_defaults(func=run)
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
-    keywords = {name: getattr(args, name) for _, name, _, _ in _OPTIONS}
-    keywords.update(
-        filepath=args.photo,
-        depth_filepath=args.depth,
-        depth_kind=args.depth_kind.upper(),
-        depth_backend="FILE",
-        mesh_mode=args.mesh_mode,
-    )
+    keywords = cli_keywords(args)
+    keywords.update(filepath=args.photo, depth_filepath=args.depth, depth_backend="FILE")
     return PipelineSettings.from_keywords(keywords)
 
 

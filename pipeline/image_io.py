@@ -12,8 +12,9 @@ import numpy as np
 
 from .errors import ImageReadError, PipelineError
 from .exif import ExifInfo, read_exif
+from .formats import PHOTO_SUFFIXES
 
-SUPPORTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
+SUPPORTED_SUFFIXES = PHOTO_SUFFIXES
 
 # Smallest photo side in pixels. A strip one or two pixels wide has no quad to mesh (the
 # result would be an empty mesh); below this there is too little to cut, grow and inpaint.

@@ -1,23 +1,22 @@
-"""Every tunable of the pipeline, with its valid range.
+"""Every tunable of the pipeline: one table that everything else is generated from.
 
-Validation is data: ``RANGES`` holds the valid range of every numeric setting and ``RULES``
-maps each field to a check and the message shown when the check fails, so the Blender
-operator's and the PropertyGroup's limits (panels.properties), the preferences, the command
-lines and the worker share one source of truth. ``PipelineSettings.from_keywords`` accepts
-the operator's ``as_keywords()`` output.
+``PipelineSettings`` holds each field's type and default. ``SETTINGS`` holds, for every field
+(an assertion at import ties its keys to the dataclass), the rest: label, description, range
+or choices, the check and the message shown when it fails, the command-line flag and where the
+sidebar shows it. From these two come the validation (``PipelineSettings.validate``), the
+Blender operator's and PropertyGroup's properties (panels.properties), the preferences'
+defaults, and the options of both command lines (``add_cli_options``). ``from_keywords``
+accepts the operator's ``as_keywords()`` output.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SettingsError
-
-DEPTH_KINDS = ("DEPTH", "DISPARITY", "RELATIVE_DISPARITY")
-MESH_MODES = ("LDI", "TORN", "RUBBER")
 
 # Field of view used when neither the user nor EXIF gives one: focal length = max(W, H)
 # pixels, i.e. 2*atan(0.5) = 53.13 degrees across the longer side (as in Shih et al. 2020).
@@ -115,23 +114,295 @@ class PipelineSettings:
         return self
 
 
-# name -> (lo, hi): the valid range of every numeric setting, the slider ends in Blender.
-RANGES: dict[str, tuple[float, float]] = {
-    "fov": (0.0, 170.0),  # 0 = from EXIF / default, else at least FOV_MIN
-    "depth_threshold": (0.001, 1.0),
-    "depth_scale": (1e-6, 1e6),
-    "far_ratio": (1.5, 10000.0),
-    "median_size": (0, 9),
-    "median_iterations": (0, 5),
-    "min_edge_length": (0.0, 500.0),
-    "extension": (0.0, 0.3),
-    "frame_margin": (0.0, 0.25),
-    "context_band": (0.005, 0.5),
-    "ldi_layers": (0, 4),
-    "simplify_tolerance": (0.0, 0.05),
-    "geometry_megapixels": (0.01, 1000.0),
-}
+Choices = tuple[tuple[str, str, str], ...]  # (identifier, label, description), as Blender's enums
+
+DEPTH_KIND_CHOICES: Choices = (
+    ("DEPTH", "Depth", "Distance along the camera axis (near is small / dark)"),
+    ("DISPARITY", "Disparity", "Inverse depth (near is large / bright)"),
+    (
+        "RELATIVE_DISPARITY",
+        "Relative Disparity",
+        "Inverse depth up to scale and shift, as depth networks (MiDaS, Depth Anything) give "
+        "it; may be negative in the distance. Shifted so the farthest point is at the far clamp",
+    ),
+)
+MESH_MODE_CHOICES: Choices = (
+    ("LDI", "Layered (LDI)", "Background grown and inpainted behind foreground edges"),
+    ("TORN", "Torn", "One layer cut at depth edges: holes appear when the camera moves"),
+    ("RUBBER", "Rubber sheet", "One layer, never cut: edges stretch"),
+)
+DEVICE_CHOICES: Choices = (
+    ("cpu", "CPU", "Works everywhere"),
+    ("cuda", "CUDA (NVIDIA / AMD ROCm)", "Needs a CUDA or ROCm build of torch and a GPU"),
+    ("mps", "Apple Metal (MPS)", "Apple Silicon GPUs"),
+)
+MEDIAN_SIZE_CHOICES: Choices = (
+    ("0", "Off", "No median filter"),
+    ("3", "3 x 3", ""),
+    ("5", "5 x 5", "As in the paper"),
+    ("7", "7 x 7", ""),
+    ("9", "9 x 9", ""),
+)
+# Built-in inpainters; further names come from pipeline.inpaint.register_inpainter and
+# "file:PATH" loads a TorchScript model, so the setting accepts any name (the inpainting
+# stage refuses unknown ones).
+INPAINTER_CHOICES: Choices = (
+    ("pushpull", "Push-pull", "Smooth fill from the background context (fast, default)"),
+    ("telea", "Telea", "OpenCV fast marching"),
+    ("fsr", "Frequency selective", "OpenCV frequency selective reconstruction (slow, textured)"),
+)
+SIMPLIFY_BLOCK_CHOICES: Choices = (
+    ("0", "Automatic", "8 px below 4 MP, 16 above"),
+    ("1", "1 (full detail)", ""),
+    ("2", "2", ""),
+    ("4", "4", ""),
+    ("8", "8", ""),
+    ("16", "16", ""),
+)
+
 FOV_MIN = 1.0
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the table says about one PipelineSettings field (type and default: the field's)."""
+
+    label: str
+    description: str
+    # The valid range of a number: the slider's hard ends in Blender.
+    range: tuple[float, float] | None = None
+    choices: Choices = ()
+    # A rule beyond range and choices, with the message shown when it fails.
+    rule: Callable[[Any], bool] | None = None
+    rule_hint: str = ""
+    unit: str = ""
+    # An option of both command lines (``--depth-threshold``, named after the field).
+    flag: bool = True
+    # Where the sidebar and the import's redo panel show it ("depth", "geometry", "ldi");
+    # None: not a per-photo property (inputs, preferences, scripts only).
+    group: str | None = None
+    precision: int = 3
+    step: float = 1.0
+    choices_open: bool = False  # choices are suggestions; other values are checked elsewhere
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(c[0] for c in self.choices)
+
+    @property
+    def hint(self) -> str:
+        """Why a value was refused (the validation message; also the tool tips' suffix)."""
+        if self.rule_hint:
+            return self.rule_hint
+        if self.range is not None:
+            lo, hi = self.range
+            return f"must be between {lo:g} and {hi:g}" + (f" ({self.unit})" if self.unit else "")
+        if self.choices and not self.choices_open:
+            return f"must be one of {', '.join(self.ids)}"
+        return ""
+
+
+_FRACTION = "fraction of the longer image side"
+
+SETTINGS: dict[str, Setting] = {
+    "filepath": Setting("Photo", "The photo", flag=False, rule_hint="must be a path"),
+    "depth_filepath": Setting(
+        "Depth Map",
+        "Depth or disparity map (.npy, 8/16-bit PNG, float TIFF or EXR)",
+        flag=False,
+        rule_hint="must be a path",
+    ),
+    "depth_kind": Setting(
+        "Depth Kind", "What the depth file stores", choices=DEPTH_KIND_CHOICES, group="depth"
+    ),
+    "fov": Setting(
+        "Field of View",
+        "Across the longer image side in degrees; 0 = from EXIF, else 53.13",
+        range=(0.0, 170.0),
+        rule=lambda v: v == 0 or v >= FOV_MIN,
+        rule_hint=f"must be 0 (from EXIF / default) or between {FOV_MIN:g} and 170 degrees",
+        group="depth",
+        precision=2,
+    ),
+    "depth_backend": Setting(
+        "Depth",
+        "Where the depth comes from: FILE (depth_filepath) or a depth network's name",
+        rule=bool,
+        rule_hint="must name a depth backend or FILE",
+        flag=False,  # each command line has its own rule (a depth file wins)
+    ),
+    "model_dir": Setting(
+        "Model Folder",
+        "folder with model files (else $ONESHOT3D_MODEL_DIR, else the download cache)",
+        rule_hint="must be a folder path or empty",
+        flag=False,  # the batch command line adds it (the mesh command reads no model)
+    ),
+    "device": Setting("Device", "where the depth network runs", choices=DEVICE_CHOICES, flag=False),
+    "depth_threshold": Setting(
+        "Depth Threshold",
+        "Neighbours whose normalised disparity differs by more than this are torn apart",
+        range=(0.001, 1.0),
+        unit="fraction of the disparity range",
+        group="geometry",
+        step=0.1,
+    ),
+    "depth_scale": Setting(
+        "Depth Scale",
+        "Depth maps: multiplier on the stored distances. "
+        "Disparity maps: distance of the nearest point",
+        range=(1e-6, 1e6),
+        group="geometry",
+        precision=6,
+        step=10.0,
+    ),
+    "far_ratio": Setting(
+        "Far Ratio",
+        "Disparity maps: the farthest point is at most this many times the nearest",
+        range=(1.5, 10000.0),
+        group="geometry",
+        precision=1,
+        step=100.0,
+    ),
+    "mesh_mode": Setting(
+        "Mesh Mode", "How the mesh is built", choices=MESH_MODE_CHOICES, group="ldi"
+    ),
+    "median_size": Setting(
+        "Median Filter",
+        "Weighted median window that sharpens depth edges",
+        choices=MEDIAN_SIZE_CHOICES,
+        rule_hint="must be 0 (off) or an odd window size from 3 to 9",
+        group="ldi",
+    ),
+    "median_iterations": Setting(
+        "Median Passes", "Passes of the weighted median", range=(0, 5), group="ldi"
+    ),
+    "min_edge_length": Setting(
+        "Min Edge Length",
+        "Depth-edge pieces shorter than this (pixels at 1024 px) are ignored",
+        range=(0.0, 500.0),
+        unit="pixels at a 1024 px long side",
+        group="ldi",
+        precision=1,
+        step=100.0,
+    ),
+    "extension": Setting(
+        "Extension Size",
+        "How far background grows behind foreground edges at least (grown further where the "
+        "camera moves reveal more)",
+        range=(0.0, 0.3),
+        unit=_FRACTION,
+        group="ldi",
+        step=0.5,
+    ),
+    "frame_margin": Setting(
+        "Frame Margin",
+        "Scene extended beyond the photo's frame on every side",
+        range=(0.0, 0.25),
+        unit=_FRACTION,
+        group="ldi",
+        step=0.5,
+    ),
+    "context_band": Setting(
+        "Context Band",
+        "Width of the background band the inpainter reads",
+        range=(0.005, 0.5),
+        unit=_FRACTION,
+        group="ldi",
+        step=0.5,
+    ),
+    "ldi_layers": Setting(
+        "Layers", "Number of grown layers (nesting depth)", range=(0, 4), group="ldi"
+    ),
+    "inpainter": Setting(
+        "Inpainting",
+        "How the grown background is coloured (pushpull, telea, fsr or file:PATH)",
+        choices=INPAINTER_CHOICES,
+        choices_open=True,
+        rule=bool,
+        rule_hint="must name an inpainter (pushpull, telea, fsr) or file:PATH",
+        group="ldi",
+    ),
+    "simplify_tolerance": Setting(
+        "Mesh Detail Tolerance",
+        "Mesh detail: flat areas are meshed coarsely up to this relative depth error "
+        "(0 = full resolution)",
+        range=(0.0, 0.05),
+        unit="0 = full resolution",
+        group="ldi",
+        precision=4,
+        step=0.01,
+    ),
+    "simplify_block": Setting(
+        "Mesh Block Size",
+        "Block size of the simplification in pixels",
+        choices=SIMPLIFY_BLOCK_CHOICES,
+        rule_hint="must be 0 (auto), 1, 2, 4, 8 or 16",
+        group="ldi",
+    ),
+    "geometry_megapixels": Setting(
+        "Geometry Limit (MP)",
+        "Larger photos get their geometry at this many megapixels; the texture keeps the "
+        "photo's full resolution",
+        range=(0.01, 1000.0),
+        unit="megapixels of the geometry lattice",
+        group="ldi",
+        precision=1,
+        step=100.0,
+    ),
+    "extras": Setting("Extras", "For scripts", flag=False, rule_hint="must be a dict"),
+}
+_FIELDS = {f.name: f for f in dataclasses.fields(PipelineSettings)}
+assert set(SETTINGS) == set(_FIELDS), "SETTINGS and PipelineSettings must name the same fields"
+
+# Python type of each field (from the dataclass's annotations) -> the types validation accepts.
+_ACCEPTS: dict[str, type | tuple[type, ...]] = {
+    "str": str,
+    "int": int,
+    "float": (int, float),
+    "dict[str, Any]": dict,
+}
+
+
+def field_type(name: str) -> str:
+    """``"str"``, ``"int"``, ``"float"`` or ``"dict[str, Any]"``: the field's annotation."""
+    return str(_FIELDS[name].type)
+
+
+def default(name: str) -> Any:
+    """The field's default (the dataclass's)."""
+    f = _FIELDS[name]
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+
+
+def _number(v: Any) -> bool:
+    return v == v and v not in (float("inf"), float("-inf"))  # not NaN, not infinite
+
+
+def _check(spec: Setting) -> Callable[[Any], bool]:
+    def check(v: Any) -> bool:
+        if spec.range is not None and not (_number(v) and spec.range[0] <= v <= spec.range[1]):
+            return False
+        if spec.choices and not spec.choices_open and str(v) not in spec.ids:
+            return False
+        return bool(spec.rule(v)) if spec.rule is not None else True
+
+    return check
+
+
+# Derived from the table: name -> (lo, hi) of every numeric setting, and name -> (accepted
+# types, check, hint shown when the check fails) of every field.
+RANGES: dict[str, tuple[float, float]] = {
+    name: spec.range for name, spec in SETTINGS.items() if spec.range is not None
+}
+RULES: dict[str, tuple[type | tuple[type, ...], Callable[[Any], bool], str]] = {
+    name: (_ACCEPTS[field_type(name)], _check(spec), spec.hint) for name, spec in SETTINGS.items()
+}
+DEPTH_KINDS = SETTINGS["depth_kind"].ids
+MESH_MODES = SETTINGS["mesh_mode"].ids
+# The fields an artist tunes per photo (operator, sidebar), in the table's order.
+PHOTO_SETTINGS = tuple(name for name, spec in SETTINGS.items() if spec.group is not None)
+# The fields both command lines offer as options, in the table's order.
+CLI_SETTINGS = tuple(name for name, spec in SETTINGS.items() if spec.flag)
 
 # Blender keeps FloatProperty values as 32-bit floats: the slider's end 0.3 comes back as
 # 0.30000001192..., 0.005 as 0.00499999988... One rounding to float32 moves a value by at
@@ -151,99 +422,48 @@ def snap_to_range(name: str, value: float) -> float:
     return value
 
 
-def _number(v: Any) -> bool:
-    return v == v and v not in (float("inf"), float("-inf"))  # not NaN, not infinite
+def flag(name: str) -> str:
+    """The command-line flag of a setting: ``depth_threshold`` -> ``--depth-threshold``."""
+    return "--" + name.replace("_", "-")
 
 
-def _in_range(name: str) -> Callable[[Any], bool]:
-    lo, hi = RANGES[name]
-    return lambda v: _number(v) and lo <= v <= hi
+def _cli_value(name: str) -> Callable[[str], Any]:
+    """Parses an option's text. Choice identifiers are matched without regard to case
+    (``--depth-kind depth``); a value outside the choices is left for ``validate`` to refuse
+    with its one-line message."""
+    kind = field_type(name)
+    ids = {i.lower(): i for i in SETTINGS[name].ids}
+
+    def parse(text: str) -> Any:
+        if ids and not SETTINGS[name].choices_open:
+            text = ids.get(text.strip().lower(), text)
+        return {"int": int, "float": float}.get(kind, str)(text)
+
+    parse.__name__ = kind  # argparse names the type in its "invalid int value" message
+    return parse
 
 
-def _between_text(name: str, unit: str = "") -> str:
-    lo, hi = RANGES[name]
-    return f"must be between {lo:g} and {hi:g}" + (f" ({unit})" if unit else "")
+def add_cli_options(parser: Any, names: Iterable[str] = CLI_SETTINGS) -> None:
+    """Add one option per setting to an argparse parser or argument group: ``--<name>``,
+    stored under the field's name, with its default, range or choices in the help."""
+    for name in names:
+        spec = SETTINGS[name]
+        value = default(name)
+        limits = f"; {spec.range[0]:g} to {spec.range[1]:g}" if spec.range else ""
+        if spec.choices:
+            limits = f"; {', '.join(i.lower() for i in spec.ids)}"  # any case is accepted
+        text = spec.description[0].lower() + spec.description[1:]
+        parser.add_argument(
+            flag(name),
+            dest=name,
+            type=_cli_value(name),
+            default=value,
+            metavar=name.upper() if not spec.choices else None,
+            help=f"{text} (default: {str(value).lower() if spec.choices else value}"
+            f"{limits})".replace("%", "%%"),
+        )
 
 
-# name -> (accepted types, check, hint shown when the check fails)
-RULES: dict[str, tuple[type | tuple[type, ...], Callable[[Any], bool], str]] = {
-    "filepath": (str, lambda v: True, "must be a path"),
-    "depth_filepath": (str, lambda v: True, "must be a path"),
-    "depth_kind": (str, lambda v: v in DEPTH_KINDS, f"must be one of {', '.join(DEPTH_KINDS)}"),
-    "fov": (
-        (int, float),
-        lambda v: _number(v) and (v == 0 or FOV_MIN <= v <= RANGES["fov"][1]),
-        f"must be 0 (from EXIF / default) or between {FOV_MIN:g} and {RANGES['fov'][1]:g} degrees",
-    ),
-    "depth_backend": (str, lambda v: bool(v), "must name a depth backend or FILE"),
-    "model_dir": (str, lambda v: True, "must be a folder path or empty"),
-    "device": (str, lambda v: v in ("cpu", "cuda", "mps"), "must be cpu, cuda or mps"),
-    "depth_threshold": (
-        (int, float),
-        _in_range("depth_threshold"),
-        _between_text("depth_threshold", "fraction of the disparity range"),
-    ),
-    "depth_scale": (
-        (int, float),
-        _in_range("depth_scale"),
-        _between_text("depth_scale"),
-    ),
-    "far_ratio": (
-        (int, float),
-        _in_range("far_ratio"),
-        _between_text("far_ratio"),
-    ),
-    "mesh_mode": (str, lambda v: v in MESH_MODES, f"must be one of {', '.join(MESH_MODES)}"),
-    "median_size": (
-        int,
-        lambda v: v == 0 or (3 <= v <= RANGES["median_size"][1] and v % 2 == 1),
-        f"must be 0 (off) or an odd window size from 3 to {RANGES['median_size'][1]}",
-    ),
-    "median_iterations": (
-        int,
-        _in_range("median_iterations"),
-        _between_text("median_iterations"),
-    ),
-    "min_edge_length": (
-        (int, float),
-        _in_range("min_edge_length"),
-        _between_text("min_edge_length", "pixels at a 1024 px long side"),
-    ),
-    "extension": (
-        (int, float),
-        _in_range("extension"),
-        _between_text("extension", "fraction of the longer image side"),
-    ),
-    "frame_margin": (
-        (int, float),
-        _in_range("frame_margin"),
-        _between_text("frame_margin", "fraction of the longer image side"),
-    ),
-    "context_band": (
-        (int, float),
-        _in_range("context_band"),
-        _between_text("context_band", "fraction of the longer image side"),
-    ),
-    "ldi_layers": (int, _in_range("ldi_layers"), _between_text("ldi_layers")),
-    "inpainter": (
-        str,
-        lambda v: v in ("pushpull", "telea", "fsr") or v.startswith("file:") or bool(v),
-        "must name an inpainter (pushpull, telea, fsr) or file:PATH",
-    ),
-    "simplify_tolerance": (
-        (int, float),
-        _in_range("simplify_tolerance"),
-        _between_text("simplify_tolerance", "0 = full resolution"),
-    ),
-    "simplify_block": (
-        int,
-        lambda v: v in (0, 1, 2, 4, 8, 16),
-        "must be 0 (auto), 1, 2, 4, 8 or 16",
-    ),
-    "geometry_megapixels": (
-        (int, float),
-        _in_range("geometry_megapixels"),
-        _between_text("geometry_megapixels", "megapixels of the geometry lattice"),
-    ),
-    "extras": (dict, lambda v: True, "must be a dict"),
-}
+def cli_keywords(args: Any, names: Iterable[str] = CLI_SETTINGS) -> dict[str, Any]:
+    """The settings' values of parsed command-line arguments, as PipelineSettings keywords."""
+    return {name: getattr(args, name) for name in names}

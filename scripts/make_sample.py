@@ -24,11 +24,11 @@ FOV = math.degrees(2 * math.atan(0.5))
 
 
 def compat() -> ModuleType:
-    """The extension's operators/compat.py (what differs between Blender versions), loaded on
+    """The extension's blender/compat.py (what differs between Blender versions), loaded on
     its own: it needs only bpy, and this script runs without the extension registered."""
     name = "oneshot3d_compat"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "operators" / "compat.py")
+        spec = importlib.util.spec_from_file_location(name, ROOT / "blender" / "compat.py")
         assert spec is not None and spec.loader is not None
         sys.modules[name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules[name])

@@ -104,11 +104,11 @@ def main() -> int:
     _exit_on_sigint()
     extension = ensure_extension()
     try:
-        cli_args = importlib.import_module(extension.__name__ + ".operators.cli_args")
-        headless = importlib.import_module(extension.__name__ + ".operators.headless")
+        cli_args = importlib.import_module(extension.__name__ + ".blender.cli_args")
+        batch = importlib.import_module(extension.__name__ + ".blender.batch")
         args = cli_args.build_parser("oneshot3d.py").parse_args(script_argv())
         _exit_on_sigint()  # again: loading Blender may have replaced the handler
-        return int(headless.run(args))
+        return int(batch.run_batch(args))
     finally:
         release_extension()
 

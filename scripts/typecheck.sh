@@ -8,4 +8,4 @@ trap 'rm -rf "$tmp"' EXIT
 ln -s "$root" "$tmp/oneshot3d"
 cd "$tmp"
 "$root/.venv/bin/mypy" --config-file "$root/pyproject.toml" --cache-dir "$tmp/.mypy_cache" \
-  oneshot3d/__init__.py oneshot3d/operators oneshot3d/panels
+  oneshot3d/__init__.py oneshot3d/blender oneshot3d/operators oneshot3d/panels

@@ -424,16 +424,16 @@ def network_depth(name: str, out: Path, model_dir: str) -> dict[str, float]:
 
 
 def _compat():
-    """The extension's operators.compat (what differs between Blender versions)."""
+    """The extension's blender.compat (what differs between Blender versions)."""
     from extension import load_extension
 
-    return importlib.import_module(load_extension().__name__ + ".operators.compat")
+    return importlib.import_module(load_extension().__name__ + ".blender.compat")
 
 
 def _load_extension():
     from extension import load_extension
 
-    return importlib.import_module(load_extension().__name__ + ".operators.scene_build")
+    return importlib.import_module(load_extension().__name__ + ".blender.scene")
 
 
 def _streak_material() -> bpy.types.Material:
@@ -516,7 +516,7 @@ def render_methods(
             scene.cycles.samples = SAMPLES
             _render(out / f"{stem}.png")
             # Blender's faces: the triangle pairs stored as quads first, then the single
-            # triangles (operators/scene_build.build_mesh); a quad is a streak when either of
+            # triangles (blender/mesh.build_mesh); a quad is a streak when either of
             # its two triangles is.
             stretch = triangle_stretch(
                 data.vertices,

@@ -24,7 +24,7 @@ def import_sample(sample_photo: Path, sample_depth: Path):
 
 
 def curves(owner) -> dict[tuple[str, int], object]:
-    from bl_ext.user_default.oneshot3d.operators.animate_camera import fcurves_of
+    from bl_ext.user_default.oneshot3d.blender.keyframes import fcurves_of
 
     return {(fc.data_path, fc.array_index): fc for fc in fcurves_of(owner)}
 

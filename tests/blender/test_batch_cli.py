@@ -22,8 +22,8 @@ TINY = ["--samples", "2", "--resolution-scale", "25", "--frames", "4"]
 
 
 def ext(extension, name: str):
-    """A submodule of the installed extension, e.g. ext(installed_extension, "cli_args")."""
-    return importlib.import_module(f"{extension.__name__}.operators.{name}")
+    """A submodule of the installed extension, e.g. ext(installed_extension, "blender.cli_args")."""
+    return importlib.import_module(f"{extension.__name__}.{name}")
 
 
 def make_folder(tmp_path: Path, sample_photo: Path, sample_depth: Path, names: list[str]):
@@ -49,7 +49,7 @@ def by_name(summary: dict) -> dict[str, dict]:
 
 
 def test_parser_presets_and_options(installed_extension):
-    cli_args = ext(installed_extension, "cli_args")
+    cli_args = ext(installed_extension, "blender.cli_args")
     args = cli_args.build_parser().parse_args(
         ["x", "-o", "y", "--presets", "SWING,circle", "--preset", "zoom_in", "--preset", "SWING"]
         + ["--engine", "cycles", "--shard", "1", "--num-shards", "3", "--mesh-mode", "torn"]
@@ -57,7 +57,7 @@ def test_parser_presets_and_options(installed_extension):
     assert cli_args.presets_of(args) == ["SWING", "CIRCLE", "ZOOM_IN"]
     assert (args.engine, args.shard, args.num_shards, args.mesh_mode) == ("CYCLES", 1, 3, "TORN")
     keywords = cli_args.pipeline_keywords(args, Path("x.jpg"))
-    assert keywords["depth_backend"] == cli_args.DEFAULT_BACKEND  # no depth given: a network
+    assert keywords["depth_backend"] == args.auto_backend  # no depth given: a network
     args = cli_args.build_parser().parse_args(["x", "-o", "y", "--depth-dir", "d"])
     assert cli_args.pipeline_keywords(args, Path("x.jpg"), Path("d/x.npy"))["depth_backend"] == (
         "FILE"
@@ -69,13 +69,13 @@ def test_cli_command_registered(installed_extension):
 
     if not hasattr(bpy.utils, "register_cli_command"):
         pytest.skip("this Blender has no register_cli_command (before 4.2)")
-    assert ext(installed_extension, "cli_command")._handle is not None
+    assert ext(installed_extension, "operators.cli_command")._handle is not None
 
 
 def test_folder_with_corrupt_photo_then_resume(
     empty_scene, installed_extension, tmp_path, sample_photo, sample_depth
 ):
-    handler = ext(installed_extension, "cli_command").handler
+    handler = ext(installed_extension, "operators.cli_command").handler
     photos, depth = make_folder(tmp_path, sample_photo, sample_depth, ["a.png", "sub/b.png"])
     out = tmp_path / "out"
     argv = [str(photos), "-o", str(out), "--depth-dir", str(depth), "--depth-kind", "depth"]
@@ -118,7 +118,7 @@ def test_folder_with_corrupt_photo_then_resume(
 def test_shards_cover_every_photo_once(
     empty_scene, installed_extension, tmp_path, sample_photo, sample_depth
 ):
-    handler = ext(installed_extension, "cli_command").handler
+    handler = ext(installed_extension, "operators.cli_command").handler
     names = ["a.png", "b.png", "sub/c.png", "sub/deeper/d.png", "e.png"]
     photos, depth = make_folder(tmp_path, sample_photo, sample_depth, names)
     out = tmp_path / "out"
@@ -147,7 +147,7 @@ def _shard_members(out: Path) -> list[set[str]]:
 
 
 def test_bad_command_exits_2(installed_extension, tmp_path, sample_depth):
-    handler = ext(installed_extension, "cli_command").handler
+    handler = ext(installed_extension, "operators.cli_command").handler
     (tmp_path / "p").mkdir()
     # --depth is for one photo; a folder needs --depth-dir.
     assert (
@@ -199,7 +199,7 @@ assert bpy.ops.extensions.package_install_files(
     repo="user_default", filepath=zip_path, enable_on_install=True
 ) == {"FINISHED"}
 ext = "bl_ext.user_default.oneshot3d"
-ops = importlib.import_module(ext + ".operators.import_photo")
+ops = importlib.import_module(ext + ".blender.extension")
 vendor = importlib.import_module(ext + ".pipeline.vendor")
 folder = vendor.vendor_dir(ops.user_dir())
 if vendor_now == "1":
@@ -316,7 +316,7 @@ def test_output_in_the_photos_or_no_photos_exits_2(
 ):
     from pipeline.batch import OUTPUT_MARKER
 
-    handler = ext(installed_extension, "cli_command").handler
+    handler = ext(installed_extension, "operators.cli_command").handler
     photos = tmp_path / "photos"
     photos.mkdir()
     shutil.copy(sample_photo, photos / "a.png")
@@ -353,7 +353,7 @@ def test_output_in_the_photos_or_no_photos_exits_2(
 def test_bad_global_option_exits_2_before_any_photo(
     installed_extension, tmp_path, sample_photo, sample_depth, capfd, extra, expected
 ):
-    handler = ext(installed_extension, "cli_command").handler
+    handler = ext(installed_extension, "operators.cli_command").handler
     photos = tmp_path / "photos"
     photos.mkdir()
     shutil.copy(sample_photo, photos / "a.png")
@@ -371,7 +371,7 @@ def test_missing_model_exits_2_before_any_photo(installed_extension, tmp_path, s
 
     if bpy.app.online_access:
         pytest.skip("online access is on here: the worker would download the model")
-    handler = ext(installed_extension, "cli_command").handler
+    handler = ext(installed_extension, "operators.cli_command").handler
     photos = tmp_path / "photos"
     photos.mkdir()
     shutil.copy(sample_photo, photos / "a.png")
@@ -396,7 +396,7 @@ def test_killed_shard_leaves_summary_incomplete_until_rerun(
     import signal
     import time
 
-    handler = ext(installed_extension, "cli_command").handler
+    handler = ext(installed_extension, "operators.cli_command").handler
     names = ["a.png", "b.png", "c.png", "d.png", "e.png", "f.png"]
     photos, depth = make_folder(tmp_path, sample_photo, sample_depth, names)
     (photos / "broken.jpg").unlink()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.blender
 def test_install_from_local_wheels_status_and_remove(empty_scene, installed_extension, tmp_path):
     import bpy
 
-    ops = importlib.import_module(f"{installed_extension.__name__}.operators.import_photo")
+    ops = importlib.import_module(f"{installed_extension.__name__}.blender.extension")
     vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.vendor")
     client = importlib.import_module(f"{installed_extension.__name__}.pipeline.worker_client")
     user = ops.user_dir()
@@ -51,7 +51,7 @@ def test_install_picks_wheels_for_blenders_own_python(empty_scene, installed_ext
     import bpy
 
     vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.vendor")
-    ops = importlib.import_module(f"{installed_extension.__name__}.operators.import_photo")
+    ops = importlib.import_module(f"{installed_extension.__name__}.blender.extension")
     wheels = tmp_path / "wheels"
     for minor in (11, 12, 13, 14):
         make_wheel(wheels, "oneshot3d_fakeabi", f"3.{minor}", tag=f"cp3{minor}-none-any")
@@ -68,7 +68,7 @@ def test_failed_install_leaves_no_environment(empty_scene, installed_extension, 
     import bpy
 
     vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.vendor")
-    ops = importlib.import_module(f"{installed_extension.__name__}.operators.import_photo")
+    ops = importlib.import_module(f"{installed_extension.__name__}.blender.extension")
     with pytest.raises(RuntimeError, match="oneshot3d-no-such"):
         bpy.ops.oneshot3d.install_dependencies(
             packages="oneshot3d-no-such", find_links=str(tmp_path), no_index=True

@@ -27,12 +27,11 @@ def _small_sample(tmp_path: Path, sample_photo: Path, sample_depth: Path) -> tup
 
 
 def _float_settings(installed_extension) -> dict[str, tuple[float, float]]:
-    properties = _ext(installed_extension, "panels.properties")
     settings = _ext(installed_extension, "pipeline.settings")
     return {
         name: settings.RANGES[name]
-        for name, spec in properties.SETTING_SPECS.items()
-        if spec.kind == "float"
+        for name in settings.PHOTO_SETTINGS
+        if settings.field_type(name) == "float"
     }
 
 

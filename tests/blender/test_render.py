@@ -50,7 +50,7 @@ def test_mp4_has_parallax_and_first_frame_matches_still(animated_sample, tmp_pat
     assert min(steps) > 0.5
     assert np.abs(frames[-1] - frames[0]).mean() > max(steps)
 
-    from bl_ext.user_default.oneshot3d.operators.render import render_still
+    from bl_ext.user_default.oneshot3d.blender.render import render_still
 
     still = render_still(
         animated_sample, tmp_path / "first.png", samples=4, scale_percent=SCALE, frame=1
@@ -62,7 +62,7 @@ def test_mp4_has_parallax_and_first_frame_matches_still(animated_sample, tmp_pat
 
 
 def test_png_sequence(animated_sample, tmp_path):
-    from bl_ext.user_default.oneshot3d.operators.render import render_animation
+    from bl_ext.user_default.oneshot3d.blender.render import render_animation
 
     animated_sample.frame_end = 3
     render_animation(animated_sample, tmp_path / "seq", "PNG", samples=2, scale_percent=25)

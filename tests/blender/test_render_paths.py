@@ -21,7 +21,7 @@ FRAMES = 4
 
 
 def render_module(installed_extension):
-    return importlib.import_module(f"{installed_extension.__name__}.operators.render")
+    return importlib.import_module(f"{installed_extension.__name__}.blender.render")
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_stereo_through_the_watch_encodes_side_by_side(
 def test_operator_and_batch_ranges_are_the_same(installed_extension):
     import bpy
 
-    cli_args = importlib.import_module(f"{installed_extension.__name__}.operators.cli_args")
+    cli_args = importlib.import_module(f"{installed_extension.__name__}.blender.cli_args")
     op = bpy.ops.oneshot3d.render.get_rna_type().properties
     panel = bpy.types.Scene.bl_rna.properties["oneshot3d_animation"].fixed_type.properties
     for props in (op, panel):

@@ -45,8 +45,8 @@ def test_saved_photo_is_small_and_reopens_whole(
     empty_scene, tmp_path, sample_photo, sample_depth, installed_extension
 ):
     import bpy
-    from bl_ext.user_default.oneshot3d.operators import scene_build
-    from bl_ext.user_default.oneshot3d.operators.batch_job import save_blend
+    from bl_ext.user_default.oneshot3d.blender import scene as scene_build
+    from bl_ext.user_default.oneshot3d.blender.batch import save_blend
     from bl_ext.user_default.oneshot3d.pipeline.build import build_photo
     from bl_ext.user_default.oneshot3d.pipeline.settings import PipelineSettings
 

@@ -51,7 +51,7 @@ def test_automatic_backend_follows_what_is_installed(empty_scene, installed_exte
 
     import bpy
 
-    op_module = sys.modules[f"{installed_extension.__name__}.operators.import_photo"]
+    op_module = sys.modules[f"{installed_extension.__name__}.blender.extension"]
     prefs = bpy.context.preferences.addons[installed_extension.__name__].preferences
     has_torch = importlib.util.find_spec("torch") is not None
     expected = "depth-anything-v2-small" if has_torch else "tiefenrausch-opencv"

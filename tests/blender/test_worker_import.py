@@ -58,7 +58,7 @@ def test_import_uses_worker_and_never_imports_torch(
 
     torch_before = "torch" in sys.modules
     assert bpy.ops.oneshot3d.import_photo(**sample_args(sample_photo, sample_depth)) == {"FINISHED"}
-    op_module = ext_module(installed_extension, "operators.import_photo")
+    op_module = ext_module(installed_extension, "blender.worker_jobs")
     job = op_module.last_job
     assert job is not None and job.pid != os.getpid() and not job.alive
     assert not job.temp_dir.exists()  # result read, temp folder removed
@@ -84,7 +84,7 @@ def test_worker_crash_is_a_readable_error_and_leaves_nothing(
     else:
         assert "simulated unexpected error" in message
     assert counts() == before
-    job = ext_module(installed_extension, "operators.import_photo").last_job
+    job = ext_module(installed_extension, "blender.worker_jobs").last_job
     assert not job.alive and not job.temp_dir.exists()
     # The console gets the details, including the worker's last lines.
     out = capfd.readouterr().out
@@ -97,7 +97,7 @@ def test_cancel_mid_run_kills_child_and_changes_nothing(
     import bpy
 
     fault("slow")
-    op_module = ext_module(installed_extension, "operators.import_photo")
+    op_module = ext_module(installed_extension, "blender.worker_jobs")
     before = counts()
     timer = threading.Timer(1.0, op_module.cancel_event.set)
     timer.start()
@@ -151,10 +151,10 @@ def test_every_pipeline_setting_is_a_property(empty_scene, installed_extension):
     props = ext_module(installed_extension, "panels.properties")
     settings_mod = ext_module(installed_extension, "pipeline.settings")
     fields = {f.name for f in dataclasses.fields(settings_mod.PipelineSettings)}
-    assert fields - props.NOT_PROPERTIES == set(props.SETTING_SPECS)
+    assert fields - props.NOT_PROPERTIES == set(settings_mod.PHOTO_SETTINGS)
     op_props = bpy.ops.oneshot3d.import_photo.get_rna_type().properties
     group = bpy.types.Object.bl_rna.properties["oneshot3d"].fixed_type.properties
-    for name in props.SETTING_SPECS:
+    for name in settings_mod.PHOTO_SETTINGS:
         assert name in op_props and name in group, name
     # Defaults are the pipeline's defaults.
     defaults = settings_mod.PipelineSettings()

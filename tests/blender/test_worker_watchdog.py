@@ -61,7 +61,7 @@ def test_stopped_worker_does_not_hang_a_scripted_import(
 
     monkeypatch.setenv("ONESHOT3D_WORKER_TIMEOUT", "3")
     monkeypatch.setenv("ONESHOT3D_WORKER_FAULT", "slow")
-    op_module = sys.modules[f"{installed_extension.__name__}.operators.import_photo"]
+    op_module = sys.modules[f"{installed_extension.__name__}.blender.worker_jobs"]
     before = counts()
     stopped: list[int] = []
     thread = stop_next_worker(op_module, ("depth", "preprocess", "ldi"), stopped)
@@ -93,7 +93,7 @@ def test_stopped_worker_fails_one_photo_and_the_batch_goes_on(
     import json
 
     monkeypatch.setenv("ONESHOT3D_WORKER_FAULT", "slow")
-    op_module = sys.modules[f"{installed_extension.__name__}.operators.import_photo"]
+    op_module = sys.modules[f"{installed_extension.__name__}.blender.worker_jobs"]
     handler = importlib.import_module(
         f"{installed_extension.__name__}.operators.cli_command"
     ).handler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 
@@ -9,7 +10,17 @@ import numpy as np
 import pytest
 
 from pipeline.errors import SettingsError
-from pipeline.settings import RANGES, RULES, PipelineSettings
+from pipeline.settings import (
+    CLI_SETTINGS,
+    PHOTO_SETTINGS,
+    RANGES,
+    RULES,
+    SETTINGS,
+    PipelineSettings,
+    add_cli_options,
+    cli_keywords,
+    field_type,
+)
 
 
 def test_defaults_are_valid() -> None:
@@ -103,7 +114,70 @@ def test_every_numeric_field_has_a_range() -> None:
         for f in dataclasses.fields(PipelineSettings)
         if isinstance(f.default, (int, float)) and not isinstance(f.default, bool)
     }
-    assert numeric - {"simplify_block"} == set(RANGES)
+    with_choices = {name for name, spec in SETTINGS.items() if spec.choices}
+    assert numeric - with_choices == set(RANGES)
     for name, (lo, hi) in RANGES.items():
         default = getattr(PipelineSettings(), name)
         assert lo <= default <= hi, name
+
+
+def test_the_table_names_every_field_once() -> None:
+    """The settings table is data about the dataclass: the same fields, each with a label,
+    a description and a type validation knows."""
+    assert list(SETTINGS) == [f.name for f in dataclasses.fields(PipelineSettings)]
+    for name, spec in SETTINGS.items():
+        assert spec.label and spec.description, name
+        assert field_type(name) in ("str", "int", "float", "dict[str, Any]"), name
+        assert not (spec.range and spec.choices), name
+
+
+def test_every_default_passes_its_own_check_and_every_choice_validates() -> None:
+    defaults = PipelineSettings()
+    for name, (kind, check, _hint) in RULES.items():
+        assert isinstance(getattr(defaults, name), kind) and check(getattr(defaults, name)), name
+    for name, spec in SETTINGS.items():
+        for ident, _label, _desc in spec.choices:
+            value = int(ident) if field_type(name) == "int" else ident
+            assert getattr(PipelineSettings.from_keywords({name: value}), name) == value
+
+
+def test_every_photo_setting_is_on_the_command_lines() -> None:
+    assert set(PHOTO_SETTINGS) <= set(CLI_SETTINGS)
+    assert {"median_iterations", "simplify_block", "geometry_megapixels"} <= set(CLI_SETTINGS)
+
+
+def test_generated_command_line_options_parse_into_valid_settings() -> None:
+    parser = argparse.ArgumentParser()
+    add_cli_options(parser)
+    defaults = cli_keywords(parser.parse_args([]))
+    assert PipelineSettings.from_keywords(defaults) == PipelineSettings()
+    args = parser.parse_args(
+        [
+            "--depth-kind",
+            "relative_disparity",
+            "--mesh-mode",
+            "torn",
+            "--median-size",
+            "7",
+            "--simplify-block",
+            "4",
+            "--median-iterations",
+            "3",
+            "--extension",
+            "0.1",
+        ]
+    )
+    s = PipelineSettings.from_keywords(cli_keywords(args))
+    assert (s.depth_kind, s.mesh_mode, s.median_size, s.simplify_block) == (
+        "RELATIVE_DISPARITY",
+        "TORN",
+        7,
+        4,
+    )
+    assert (s.median_iterations, s.extension) == (3, 0.1)
+    # A value outside the choices parses, and validation refuses it with the field's name.
+    bad = cli_keywords(parser.parse_args(["--median-size", "4"]))
+    with pytest.raises(SettingsError, match="median_size"):
+        PipelineSettings.from_keywords(bad)
+    with pytest.raises(SystemExit):  # not a number at all: argparse's own usage error
+        parser.parse_args(["--extension", "wide"])

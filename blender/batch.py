@@ -1,13 +1,14 @@
-"""The headless batch in bpy: every photo of a folder (or one photo) to a .blend, a preview and
+"""The headless batch (``blender -b``: scripts/oneshot3d.py and ``blender --command oneshot3d``)
+in bpy: every photo of a folder (or one photo) to a .blend, a preview and
 one video per camera preset, with a summary, sharding and resume (planning: pipeline.batch).
 
-Before any photo: every global option is checked (operators.cli_args.validate_args), the
+Before any photo: every global option is checked (blender.cli_args.validate_args), the
 photo list is planned (pipeline.batch.plan_batch: output folder not among the photos, some
 photos found) and the depth network's model files are found; any problem ends the command with
 one line and exit code 2.
 
 Per photo, in a fresh empty scene: pipeline in the worker process (the import's machinery:
-operators.import_photo.pipeline_job -- vendored torch, model fetching, depth cache, watchdog)
+blender.worker_jobs.pipeline_job -- vendored torch, model fetching, depth cache, watchdog)
 -> scene objects -> preview still from the rest camera -> first preset keyed -> .blend saved
 -> one video per preset. A photo that fails is recorded with its reason and the batch moves
 on; the exit code is 1 when any photo failed. Outputs are renamed into place only when
@@ -65,7 +66,7 @@ def plan(args: argparse.Namespace, presets: list[str]) -> list[Any]:
 def check_models(args: argparse.Namespace, items: list[Any]) -> None:
     """The depth network's model files, once, before any photo (a missing model would fail
     every photo one by one)."""
-    from .import_photo import check_models as check
+    from .extension import check_models as check
 
     backends = {network_backend(args, item.depth) for item in items if not item.done}
     for backend in sorted(b for b in backends if b):
@@ -85,10 +86,10 @@ def build_mesh(item: Any, args: argparse.Namespace, keywords: dict[str, Any]) ->
     """The photo's MeshData, built by the worker exactly as the import builds it."""
     from ..pipeline.mesh_data import MeshData
     from ..pipeline.worker_client import State
-    from . import import_photo
-    from .import_photo import offline_hint, pipeline_job, wait_sync
+    from . import worker_jobs
+    from .worker_jobs import offline_hint, pipeline_job, wait_sync
 
-    job = import_photo.last_job = pipeline_job(
+    job = worker_jobs.last_job = pipeline_job(
         bpy.context,
         keywords,
         network_backend=keywords["depth_backend"] != "FILE",
@@ -128,8 +129,8 @@ def process_photo(
     photo's safe camera moves (fraction of its focus distance) are put into ``safe``."""
     from ..pipeline.errors import DepthFileError
     from ..pipeline.settings import PipelineSettings
-    from . import scene_build
-    from .animate_camera import animate_photo
+    from . import scene as photo_scene
+    from .camera_moves import animate_photo
     from .render import render_animation, render_still
 
     if args.depth_dir and item.depth is None and not args.backend:
@@ -146,7 +147,7 @@ def process_photo(
     for warning in mesh.warnings:
         log(f"{item.photo}: warning: {warning}")
     with timed(timings, "scene"):
-        imported = scene_build.build_photo_objects(
+        imported = photo_scene.build_photo_objects(
             bpy.context, mesh, settings, material=args.material.upper(), name=item.name
         )
     if safe is not None and mesh.safe_motion:
@@ -217,7 +218,7 @@ def _remove_partials(folder: Path) -> None:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    """The whole command: 0 when every photo succeeded or was already done, 1 when any photo
+    """The whole command (one photo or a folder): 0 when every photo succeeded or was already done, 1 when any photo
     failed (reasons in DIR/summary.json), 2 when the command itself cannot run."""
     from ..pipeline import batch
     from ..pipeline.errors import PipelineError

@@ -1,5 +1,6 @@
 """The headless command line's arguments, shared by ``scripts/oneshot3d.py`` and the
-``blender --command oneshot3d`` handler. No bpy here, so it can be tested anywhere."""
+``blender --command oneshot3d`` handler. No bpy here, so it can be tested anywhere. The
+pipeline's options are generated from its settings table (pipeline.settings)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..pipeline.settings import PipelineSettings
+from ..pipeline.depth.availability import TORCH_DEFAULT, TORCHLESS_DEFAULT
+from ..pipeline.settings import CLI_SETTINGS, SETTINGS, add_cli_options, cli_keywords
+from .options import (
+    AMPLITUDE_RANGE,
+    DEFAULT_FRAMES,
+    DEFAULT_SAMPLES,
+    ENGINES,
+    FRAMES_RANGE,
+    MATERIALS,
+    RESOLUTION_SCALE_RANGE,
+    SAMPLES_RANGE,
+)
 
-# The depth network used when neither --depth, --depth-dir nor --backend says otherwise.
-DEFAULT_BACKEND = "depth-anything-v2-small"
-ENGINES = ("CYCLES", "EEVEE", "WORKBENCH")
-# Defaults of the pipeline's options are the pipeline's own (the import operator's too).
-_DEFAULTS = PipelineSettings()
-
-# Ranges shared by the command line and the operators (operators.render uses these for its
-# properties; a test holds the animation operator and the panel's properties to them).
-RESOLUTION_SCALE_RANGE = (1.0, 400.0)  # percent of the photo's size
-SAMPLES_RANGE = (1, 65536)
-FRAMES_RANGE = (2, 1_000_000)
 # Seconds without any line from the worker before it is taken to be hung (stopped, stuck):
 # the worker sends a heartbeat every few seconds while it is busy.
 WORKER_TIMEOUT_DEFAULT = 120.0
@@ -55,49 +56,22 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
         help="folder of depth maps paired with the photos by name (<stem>, <stem>_depth, ...)",
     )
     depth.add_argument(
-        "--depth-kind",
-        choices=("depth", "disparity", "relative_disparity"),
-        default="disparity",
-        help="what the depth files hold: distance along the camera axis, inverse depth, or "
-        "inverse depth up to scale and shift (depth networks' output)",
-    )
-    depth.add_argument(
         "--backend",
         default=None,
-        help=f"depth network for photos without a depth file (default {DEFAULT_BACKEND} "
-        "when no depth files are given)",
+        help="depth network for photos without a depth file (default when no depth files are "
+        f"given: automatic, i.e. {TORCH_DEFAULT} when PyTorch is installed, else "
+        f"{TORCHLESS_DEFAULT}, which needs nothing beyond the extension)",
     )
-    depth.add_argument(
-        "--model-dir",
-        default="",
-        help="folder with model files (else $ONESHOT3D_MODEL_DIR, else the download cache)",
-    )
-    depth.add_argument("--device", choices=("cpu", "cuda", "mps"), default="cpu")
-    depth.add_argument("--depth-threshold", type=float, default=_DEFAULTS.depth_threshold)
-    depth.add_argument("--depth-scale", type=float, default=_DEFAULTS.depth_scale)
-    depth.add_argument("--far-ratio", type=float, default=_DEFAULTS.far_ratio)
-    depth.add_argument(
-        "--fov",
-        type=float,
-        default=_DEFAULTS.fov,
-        help="degrees across the long side; 0 = EXIF/default",
-    )
+    add_cli_options(depth, ("model_dir", "device"))
+    add_cli_options(depth, [n for n in CLI_SETTINGS if SETTINGS[n].group != "ldi"])
+    # Set by the batch from the preferences and what is installed (operators.jobs).
+    parser.set_defaults(auto_backend=TORCH_DEFAULT)
 
     ldi = parser.add_argument_group("layered depth image")
-    ldi.add_argument("--mesh-mode", type=_upper, choices=("LDI", "TORN", "RUBBER"), default="LDI")
+    add_cli_options(ldi, [n for n in CLI_SETTINGS if SETTINGS[n].group == "ldi"])
     ldi.add_argument(
-        "--extension", type=float, default=_DEFAULTS.extension, help="fraction of the long side"
+        "--material", type=str.lower, choices=[m.lower() for m in MATERIALS], default="emission"
     )
-    ldi.add_argument("--context-band", type=float, default=_DEFAULTS.context_band)
-    ldi.add_argument("--frame-margin", type=float, default=_DEFAULTS.frame_margin)
-    ldi.add_argument("--ldi-layers", type=int, default=_DEFAULTS.ldi_layers)
-    ldi.add_argument(
-        "--inpainter", default=_DEFAULTS.inpainter, help="pushpull, telea, fsr or file:PATH"
-    )
-    ldi.add_argument("--median-size", type=int, default=_DEFAULTS.median_size)
-    ldi.add_argument("--min-edge-length", type=float, default=_DEFAULTS.min_edge_length)
-    ldi.add_argument("--simplify-tolerance", type=float, default=_DEFAULTS.simplify_tolerance)
-    ldi.add_argument("--material", choices=("emission", "principled"), default="emission")
 
     anim = parser.add_argument_group("camera moves and rendering")
     anim.add_argument(
@@ -110,7 +84,7 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
         help="camera move to render as <name>_<preset>.mp4; repeat or comma-separate "
         "(SWING, VERTICAL, CIRCLE, ZOOM_IN, DOLLY_ZOOM, KEN_BURNS); none = .blend + preview",
     )
-    anim.add_argument("--frames", type=int, default=90, help="frames per video")
+    anim.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames per video")
     anim.add_argument(
         "--amplitude-scale",
         type=float,
@@ -125,7 +99,9 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
         help="render size as a percentage of the photo's size (default 100)",
     )
     anim.add_argument("--engine", type=_upper, choices=ENGINES, default="CYCLES")
-    anim.add_argument("--samples", type=int, default=16, help="render samples per pixel")
+    anim.add_argument(
+        "--samples", type=int, default=DEFAULT_SAMPLES, help="render samples per pixel"
+    )
     anim.add_argument("--stereo", action="store_true", help="side-by-side stereo videos")
     anim.add_argument("--interaxial", type=float, default=0.0, help="0 = focus depth / 30")
     anim.add_argument("--no-preview", action="store_true", help="skip the preview render")
@@ -171,7 +147,7 @@ def validate_args(args: argparse.Namespace) -> list[str]:
         _check_range("--samples", args.samples, *SAMPLES_RANGE),
         _check_range("--frames", args.frames, *FRAMES_RANGE),
         _check_range("--interaxial", args.interaxial, 0.0, 1e6),
-        _check_range("--amplitude-scale", args.amplitude_scale, 0.0, 100.0),
+        _check_range("--amplitude-scale", args.amplitude_scale, *AMPLITUDE_RANGE),
         _check_range("--worker-timeout", args.worker_timeout, 0.0, 1e7, " s"),
     ]
     if args.amplitude_scale == 0:
@@ -205,18 +181,6 @@ def presets_of(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def import_keywords(args: argparse.Namespace) -> dict[str, object]:
-    """The import operator's keyword arguments for these command-line arguments."""
-    return {
-        "depth_filepath": args.depth,
-        "depth_kind": args.depth_kind.upper(),
-        "depth_threshold": args.depth_threshold,
-        "depth_scale": args.depth_scale,
-        "fov": args.fov,
-        "material": args.material.upper(),
-    }
-
-
 def pipeline_keywords(
     args: argparse.Namespace, photo: Path, depth: Path | None = None
 ) -> dict[str, Any]:
@@ -233,27 +197,12 @@ def pipeline_keywords(
     elif args.depth or args.depth_dir:
         backend = "FILE"  # a depth file was expected but not found: fail with that message
     else:
-        backend = DEFAULT_BACKEND
+        backend = args.auto_backend
     if backend.upper() == "FILE":
         backend = "FILE"
     return {
+        **cli_keywords(args, (*CLI_SETTINGS, "model_dir", "device")),
         "filepath": str(photo.resolve()),
         "depth_filepath": depth_path,
-        "depth_kind": args.depth_kind.upper(),
         "depth_backend": backend,
-        "model_dir": args.model_dir,
-        "device": args.device,
-        "depth_threshold": args.depth_threshold,
-        "depth_scale": args.depth_scale,
-        "far_ratio": args.far_ratio,
-        "fov": args.fov,
-        "mesh_mode": args.mesh_mode,
-        "extension": args.extension,
-        "context_band": args.context_band,
-        "frame_margin": args.frame_margin,
-        "ldi_layers": args.ldi_layers,
-        "inpainter": args.inpainter,
-        "median_size": args.median_size,
-        "min_edge_length": args.min_edge_length,
-        "simplify_tolerance": args.simplify_tolerance,
     }
