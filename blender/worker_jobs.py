@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import bpy
@@ -45,20 +44,14 @@ def wait_sync(job: "WorkerJob", prefix: str = "[oneshot3d]") -> None:
     lines to the console; ``cancel_event``, Ctrl-C or any error ends the child first. The
     client's watchdog fails a job whose worker stays silent (stopped or hung)."""
     cancel_event.clear()
-    last = ""
-    try:
-        while not job.state.finished:
-            for message in job.poll():
-                if message["type"] == "progress" and message.get("message") != last:
-                    last = str(message.get("message"))
-                    print(f"{prefix} {100 * float(message['fraction']):3.0f}% {last}", flush=True)
-            if cancel_event.is_set():
-                job.cancel()
-                break
-            time.sleep(0.05)
-    except BaseException:  # KeyboardInterrupt included: never leave the worker running
-        job.cancel()
-        raise
+    last = [""]
+
+    def report(progress: Any) -> None:
+        if progress.message != last[0]:
+            last[0] = progress.message
+            print(f"{prefix} {100 * progress.fraction:3.0f}% {progress.message}", flush=True)
+
+    job.wait(report, stop=cancel_event.is_set)
 
 
 def pipeline_job(

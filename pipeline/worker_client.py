@@ -339,15 +339,34 @@ class WorkerJob:
     release = cleanup  # after reading a DONE job's result
 
     def wait(
-        self, on_progress: Callable[[Progress], None] | None = None, interval: float = 0.05
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        interval: float = 0.05,
+        timeout: float | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> State:
-        """Block until the job ends, calling ``on_progress`` for each progress message."""
-        while not self.state.finished:
-            for message in self.poll():
-                if message["type"] == "progress" and on_progress is not None:
-                    on_progress(progress_of(message))
-            if not self.state.finished:
+        """Block until the job ends (the one polling loop: the operators' synchronous path,
+        the batch and the probe use it), calling ``on_progress`` for each progress message.
+        The job is cancelled when ``stop()`` turns true or after ``timeout`` seconds, and
+        whenever the wait itself is interrupted (Ctrl-C included): never a worker left
+        running."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not self.state.finished:
+                for message in self.poll():
+                    if message["type"] == "progress" and on_progress is not None:
+                        on_progress(progress_of(message))
+                if self.state.finished:
+                    break
+                if (stop is not None and stop()) or (
+                    deadline is not None and time.monotonic() > deadline
+                ):
+                    self.cancel()
+                    break
                 time.sleep(interval)
+        except BaseException:
+            self.cancel()
+            raise
         return self.state
 
     @property
@@ -424,13 +443,8 @@ def run_probe(
         python=python or sys.executable,
         pythonpath=worker_pythonpath(vendor_dir),
     ).start()
-    deadline = time.perf_counter() + timeout
-    while not job.state.finished:
-        job.poll()
-        if time.perf_counter() > deadline:
-            job.cancel()
-            return {"error": "the worker did not answer in time"}
-        time.sleep(0.02)
+    if job.wait(interval=0.02, timeout=timeout) is State.CANCELLED:
+        return {"error": "the worker did not answer in time"}
     if job.state is not State.DONE:
         return {"error": job.error, "details": job.details()}
     return {k: v for k, v in job.result.items() if k != "type"}
