@@ -52,12 +52,13 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from pipeline.depth import tiefenrausch as tr
+    from pipeline.depth import tiefenrausch_graph as tg
 
     torch.set_num_threads(args.threads)
     model_dir = Path(args.model_dir)
     t0 = time.perf_counter()
     model = tr.load_model(
-        model_dir / tr.NET_FILE, model_dir / tr.INIT_FILE, exact=args.child == "exact"
+        model_dir / tg.NET_FILE, model_dir / tg.INIT_FILE, exact=args.child == "exact"
     )
     load_s = time.perf_counter() - t0
     # Read as the official script did: cv2.imread (BGR) -> RGB.

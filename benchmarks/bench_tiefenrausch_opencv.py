@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline.depth import tiefenrausch as tr  # noqa: E402
+from pipeline.depth import tiefenrausch_graph as tg  # noqa: E402
 from pipeline.depth import tiefenrausch_opencv as tc  # noqa: E402
 from pipeline.depth.caffe2_netdef import read_netdef  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, default=REFERENCE / "pumpkin.jpg")
     parser.add_argument("--model-dir", type=Path, default=REFERENCE)
     args = parser.parse_args()
-    net_path, init_path = args.model_dir / tr.NET_FILE, args.model_dir / tr.INIT_FILE
+    net_path, init_path = args.model_dir / tg.NET_FILE, args.model_dir / tg.INIT_FILE
     if not init_path.is_file():
         sys.exit(f"error: the Tiefenrausch model files are not in {args.model_dir}")
     rgb = cv2.imread(str(args.photo))
@@ -57,7 +57,7 @@ def main() -> None:
     cv2.setNumThreads(args.threads)
 
     (net, init), parse_s, _ = timed(lambda: (read_netdef(net_path), read_netdef(init_path)))
-    graph, build_s, _ = timed(tr.build_graph, net, init, str(net_path), str(init_path))
+    graph, build_s, _ = timed(tg.build_graph, net, init, str(net_path), str(init_path))
     onnx, onnx_s, _ = timed(tc.onnx_model, graph)
     model, load_s, _ = timed(tc.load_model, net_path, init_path)  # parse + translate + import
     out, first_s, first_cpu = timed(model.predict, rgb)

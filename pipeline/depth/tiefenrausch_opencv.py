@@ -36,7 +36,7 @@ from ..models import sha256_file
 from .base import DepthBackend, register
 from .caffe2_netdef import read_netdef
 from .onnx_writer import GraphBuilder
-from .tiefenrausch import (
+from .tiefenrausch_graph import (
     INIT_FILE,
     LONG_SIDE,
     NET_FILE,

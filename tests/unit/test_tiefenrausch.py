@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from pipeline.depth import BACKENDS
 from pipeline.depth import caffe2_netdef as nd
 from pipeline.depth import tiefenrausch as tr
+from pipeline.depth import tiefenrausch_exact as te
+from pipeline.depth import tiefenrausch_graph as tg
 from pipeline.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -288,8 +290,8 @@ def test_official_graph_structure() -> None:
     }
     assert net.external_input[0] == "0" and net.external_output == ["623"]
     assert len(init.ops) == 292
-    graph = tr.build_graph(net, init, str(NET), str(INIT))
-    convs = [s for s in graph.steps if isinstance(s, tr.QConv)]
+    graph = tg.build_graph(net, init, str(NET), str(INIT))
+    convs = [s for s in graph.steps if isinstance(s, tg.QConv)]
     assert len(convs) == 146 and len(graph.steps) == 146 + 39 + 5
     assert sum(c.weight.size for c in convs) == 3_508_424
     assert {c.w_zp for c in convs} == {127, 128}
@@ -343,7 +345,7 @@ def test_truncated_or_corrupt_official_file_raises_modelerror(tmp_path: Path) ->
     ],
 )
 def test_network_size(hw: tuple[int, int], expected: tuple[int, int]) -> None:
-    assert tr.network_size(*hw) == expected
+    assert tg.network_size(*hw) == expected
     # The official script's formula (float division, int(), minus the remainder).
     h, w = hw
     nh, nw = (384, int(w * 384 / h)) if h > w else (int(h * 384 / w), 384)
@@ -354,7 +356,7 @@ def test_network_size(hw: tuple[int, int], expected: tuple[int, int]) -> None:
 def test_preprocess_matches_the_official_quantize() -> None:
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (100, 150, 3), dtype=np.uint8)
-    q = tr.preprocess(rgb, 0.0077031273394823074, 128)
+    q = tg.preprocess(rgb, 0.0077031273394823074, 128)
     assert q.shape == (1, 3, 256, 384) and q.dtype == np.uint8
     small = cv2.resize(rgb, (384, 256), interpolation=cv2.INTER_AREA)
     x = np.transpose(small / 255.0, (2, 0, 1))[None].astype(np.float32)  # the official input
@@ -375,12 +377,12 @@ def _qnnpack_q31_scalar(acc: int, multiplier: int, shift: int, zp: int) -> int:
 
 
 def test_q31_params_known_values() -> None:
-    assert tr.q31_params(0.5) == (0x40000000, 0)
-    assert tr.q31_params(0.25) == (0x40000000, 1)
-    multiplier, shift = tr.q31_params(0.020375283)
+    assert te.q31_params(0.5) == (0x40000000, 0)
+    assert te.q31_params(0.25) == (0x40000000, 1)
+    multiplier, shift = te.q31_params(0.020375283)
     assert multiplier == 1400178816 and shift == 5
     with pytest.raises(ValueError):
-        tr.q31_params(1.5)
+        te.q31_params(1.5)
 
 
 @settings(max_examples=40, deadline=None)
@@ -394,15 +396,15 @@ def test_q31_params_known_values() -> None:
 def test_requantize_matches_qnnpack_scalar(scale: float, accs: list[int], zp: int) -> None:
     torch = pytest.importorskip("torch", reason="the exact runner computes in torch")
 
-    multiplier, shift = tr.q31_params(scale)
-    ours = tr.requantize_q31(torch.tensor(accs, dtype=torch.int64), multiplier, shift, zp)
+    multiplier, shift = te.q31_params(scale)
+    ours = te.requantize_q31(torch.tensor(accs, dtype=torch.int64), multiplier, shift, zp)
     expected = [_qnnpack_q31_scalar(a, multiplier, shift, zp) for a in accs]
     assert ours.tolist() == expected
     # The float64 formulation the exact runner uses, wherever its precondition holds.
     exact_range = [(a, e) for a, e in zip(accs, expected, strict=True) if abs(a) < 1 << 28]
     if exact_range:
         a64 = torch.tensor([a for a, _ in exact_range], dtype=torch.float64)
-        got = tr.requantize_q31_f64(a64, multiplier, shift, zp)
+        got = te.requantize_q31_f64(a64, multiplier, shift, zp)
         assert got.tolist() == [e for _, e in exact_range]
 
 
@@ -411,11 +413,11 @@ def test_requantize_rounds_twice_like_qnnpack() -> None:
 
     # acc * scale = 24.491: one rounding gives 24; QNNPACK's rounding at bit 31 first lifts
     # it to exactly 24.5, which the rounding shift then takes away from zero: 25.
-    multiplier, shift = tr.q31_params(0.020375283)
+    multiplier, shift = te.q31_params(0.020375283)
     assert 1202 * 0.020375283 == pytest.approx(24.491, abs=1e-3)
-    got = tr.requantize_q31(torch.tensor([1202, -1202]), multiplier, shift, 0).tolist()
+    got = te.requantize_q31(torch.tensor([1202, -1202]), multiplier, shift, 0).tolist()
     assert got == [25, 0]  # and a negative value clamps to the uint8 floor
-    got = tr.requantize_q31(torch.tensor([-1202]), multiplier, shift, 128).tolist()
+    got = te.requantize_q31(torch.tensor([-1202]), multiplier, shift, 128).tolist()
     assert got == [128 - 25]
 
 
@@ -446,11 +448,11 @@ def test_add_matches_qnnpack_scalar(
 
     if not 2**-14 <= max(sa, sb) / sy < 256 or min(sa, sb) / sy < 2**-14:
         return  # QNNPACK refuses these ratios
-    params = tr.add_params(sa, sb, sy)
+    params = te.add_params(sa, sb, sy)
     assert max(params[0], params[1]) >= 1 << 21 and max(params[0], params[1]) < 1 << 22
     grid = torch.arange(0, 256, 5, dtype=torch.int64)
     a, b = torch.meshgrid(grid, grid.flip(0), indexing="ij")
-    ours = tr._exact_add(a, b, params, za, zb, zy)
+    ours = te._exact_add(a, b, params, za, zb, zy)
     expected = [
         _qnnpack_add_scalar(int(x), int(y), za, zb, zy, params)
         for x, y in zip(a.ravel().tolist(), b.ravel().tolist(), strict=True)
@@ -465,7 +467,7 @@ def test_resize_to_photo_aligns_edges() -> None:
     ys = (np.arange(grid_h) + 0.5) / grid_h
     xs = (np.arange(grid_w) + 0.5) / grid_w
     disparity = (ys[:, None] + 2 * xs[None, :]).astype(np.float32)
-    out = tr.resize_to_photo(disparity, h, w)
+    out = tg.resize_to_photo(disparity, h, w)
     assert out.shape == (h, w) and out.dtype == np.float32
     py = (np.arange(h) + 0.5) / h
     px = (np.arange(w) + 0.5) / w
@@ -514,7 +516,7 @@ def test_float_path_on_odd_sizes() -> None:
     for shape in [(50, 70, 3), (641, 480, 3)]:
         rgb = rng.integers(0, 256, shape, dtype=np.uint8)
         disparity = model.predict(rgb)
-        assert disparity.shape == tr.network_size(*shape[:2]) and disparity.dtype == np.float32
+        assert disparity.shape == tg.network_size(*shape[:2]) and disparity.dtype == np.float32
         assert np.isfinite(disparity).all() and (disparity > 0).all()
     with pytest.raises(ValueError, match="RGB"):
         model.predict(np.zeros((10, 10), np.uint8))
@@ -570,10 +572,10 @@ def test_estimate_resizes_to_the_photo(monkeypatch: pytest.MonkeyPatch) -> None:
     assert native.shape == (384, 288)
     assert full.shape == (photo.height, photo.width) == (1024, 768)
     assert full.dtype == np.float32
-    assert np.allclose(full, tr.resize_to_photo(native, 1024, 768))
+    assert np.allclose(full, tg.resize_to_photo(native, 1024, 768))
 
 
-def _reference_conv_codes(q: np.ndarray, conv: tr.QConv, in_scale: float, in_zp: int) -> np.ndarray:
+def _reference_conv_codes(q: np.ndarray, conv: tg.QConv, in_scale: float, in_zp: int) -> np.ndarray:
     """Int8Conv as QNNPACK computes it, in plain numpy int64 and the scalar requantisation."""
     x = np.pad(q.astype(np.int64) - in_zp, ((0, 0), (0, 0), (conv.pad,) * 2, (conv.pad,) * 2))
     w = conv.weight.astype(np.int64) - conv.w_zp
@@ -593,7 +595,7 @@ def _reference_conv_codes(q: np.ndarray, conv: tr.QConv, in_scale: float, in_zp:
                 acc[:, oc] += np.einsum("nchw,c->nhw", patch, w[oc, :, dy, dx])
     acc += conv.bias.astype(np.int64)[None, :, None, None]
     scale = np.float32(in_scale) * np.float32(conv.w_scale) / np.float32(conv.out_scale)
-    multiplier, shift = tr.q31_params(float(scale))
+    multiplier, shift = te.q31_params(float(scale))
     flat = [_qnnpack_q31_scalar(int(a), multiplier, shift, conv.out_zp) for a in acc.ravel()]
     return np.array(flat, np.uint8).reshape(acc.shape)
 
@@ -619,11 +621,11 @@ def test_exact_runner_conv_matches_integer_reference(
     in_zp: int,
 ) -> None:
     pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
-    if use_f32 and not tr._float32_conv_is_exact():
+    if use_f32 and not te._float32_conv_is_exact():
         pytest.skip("this torch's float32 CPU conv is not IEEE (bf16/tf32 maths enabled)")
-    monkeypatch.setattr(tr, "_float32_conv_is_exact", lambda: use_f32)
+    monkeypatch.setattr(te, "_float32_conv_is_exact", lambda: use_f32)
     rng = np.random.default_rng(cin + k)
-    conv = tr.QConv(
+    conv = tg.QConv(
         inp="x",
         out="y",
         weight=rng.integers(0, 256, (cout, cin // groups, k, k), dtype=np.uint8),
@@ -637,8 +639,8 @@ def test_exact_runner_conv_matches_integer_reference(
         out_zp=128,
     )
     in_scale = 0.0156
-    graph = tr.QGraph("x", "y", in_scale, in_zp, [conv], {"x": (in_scale, in_zp), "y": (0.05, 128)})
-    runner = tr._ExactRunner(graph, "cpu")
+    graph = tg.QGraph("x", "y", in_scale, in_zp, [conv], {"x": (in_scale, in_zp), "y": (0.05, 128)})
+    runner = te.ExactRunner(graph, "cpu")
     assert runner.use_f32 == use_f32
     q = rng.integers(0, 256, (1, cin, 7, 6), dtype=np.uint8)
     got = runner.run_codes(q)
@@ -652,13 +654,13 @@ def test_exact_runner_conv_matches_integer_reference(
 def test_split_weights_keep_float32_sums_exact() -> None:
     rng = np.random.default_rng(5)
     w = rng.integers(-128, 129, (4, 864, 1, 1))
-    split, shift = tr._split_weights(w, 255)
+    split, shift = te._split_weights(w, 255)
     assert shift > 0 and split.shape == (8, 864, 1, 1)
     hi, lo = split[:4], split[4:]
     assert np.array_equal(hi * (1 << shift) + lo, w)
     for part in (hi, lo):
         assert 864 * np.abs(part).max() * 255 < 1 << 24
-    small, shift0 = tr._split_weights(w[:, :9], 255)
+    small, shift0 = te._split_weights(w[:, :9], 255)
     assert shift0 == 0 and np.array_equal(small, w[:, :9])
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.depth import BACKENDS
 from pipeline.depth import onnx_writer as ow
-from pipeline.depth import tiefenrausch as tr
+from pipeline.depth import tiefenrausch_graph as tg
 from pipeline.depth import tiefenrausch_opencv as tc
 from pipeline.depth.availability import (
     TORCH_DEFAULT,
@@ -172,7 +172,7 @@ def test_writer_rejects_what_it_cannot_write() -> None:
 # --- the translated graph against a numpy reference of the same semantics --------------------
 
 
-def _conv_reference(x: np.ndarray, conv: tr.QConv, in_scale: float) -> np.ndarray:
+def _conv_reference(x: np.ndarray, conv: tg.QConv, in_scale: float) -> np.ndarray:
     """Float conv with dequantised weights and the bias at in_scale * w_scale, zero padding."""
     w = (conv.weight.astype(np.float64) - conv.w_zp) * conv.w_scale
     bias = conv.bias.astype(np.float64) * in_scale * conv.w_scale
@@ -193,14 +193,14 @@ def _conv_reference(x: np.ndarray, conv: tr.QConv, in_scale: float) -> np.ndarra
     return out + bias[:, None, None]
 
 
-def _synthetic_graph() -> tr.QGraph:
+def _synthetic_graph() -> tg.QGraph:
     """Input -> 3x3 conv stride 2 (ReLU grid) -> depthwise 3x3 (saturating grid) -> add of
     both (saturating) -> nearest x2 -> 1x1 conv to one channel: every kind of step, with
     scales chosen so that the clamps change the result."""
     rng = np.random.default_rng(7)
 
-    def conv(inp: str, out: str, cin: int, cout: int, k: int, stride: int, groups: int) -> tr.QConv:
-        return tr.QConv(
+    def conv(inp: str, out: str, cin: int, cout: int, k: int, stride: int, groups: int) -> tg.QConv:
+        return tg.QConv(
             inp=inp,
             out=out,
             weight=rng.integers(0, 256, (cout, cin // groups, k, k)).astype(np.uint8),
@@ -214,20 +214,20 @@ def _synthetic_graph() -> tr.QGraph:
             out_zp=0,
         )
 
-    steps: list[tr.QConv | tr.QAdd | tr.QResize] = [
+    steps: list[tg.QConv | tg.QAdd | tg.QResize] = [
         conv("in", "a", 3, 8, 3, 2, 1),
         conv("a", "b", 8, 8, 3, 1, 8),
-        tr.QAdd("a", "b", "c", 0.0, 0),
-        tr.QResize("c", "d"),
+        tg.QAdd("a", "b", "c", 0.0, 0),
+        tg.QResize("c", "d"),
         conv("d", "out", 8, 1, 1, 1, 1),
     ]
     qparams = {"in": (0.0077, 128), "a": (0.01, 0), "b": (0.004, 128), "c": (0.006, 128)}
     qparams["d"] = qparams["c"]
     qparams["out"] = (0.05, 128)
     for s in steps:
-        if not isinstance(s, tr.QResize):
+        if not isinstance(s, tg.QResize):
             s.out_scale, s.out_zp = qparams[s.out]
-    return tr.QGraph("in", "out", 0.0077, 128, steps, qparams)
+    return tg.QGraph("in", "out", 0.0077, 128, steps, qparams)
 
 
 def test_translated_graph_matches_numpy_reference() -> None:
@@ -237,9 +237,9 @@ def test_translated_graph_matches_numpy_reference() -> None:
     vals = {"in": x}
     clamped = 0
     for step in graph.steps:
-        if isinstance(step, tr.QConv):
+        if isinstance(step, tg.QConv):
             y = _conv_reference(vals[step.inp], step, graph.qparams[step.inp][0])
-        elif isinstance(step, tr.QAdd):
+        elif isinstance(step, tg.QAdd):
             y = vals[step.a] + vals[step.b]
         else:
             vals[step.out] = vals[step.inp].repeat(2, axis=1).repeat(2, axis=2)
@@ -322,12 +322,12 @@ def test_one_net_serves_every_aspect_and_the_estimate_has_the_photo_size() -> No
     for h, w in ((480, 640), (640, 480), (300, 300), (100, 700)):
         rgb = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
         out = model.predict(rgb)
-        assert out.shape == tr.network_size(h, w) and np.isfinite(out).all() and out.min() > 0
+        assert out.shape == tg.network_size(h, w) and np.isfinite(out).all() and out.min() > 0
     photo = read_photo(TR / "pumpkin.jpg")
     settings = PipelineSettings(depth_backend=tc.NAME, model_dir=str(TR))
     full = BACKENDS[tc.NAME].estimate(photo, settings)
     assert full.shape == (photo.height, photo.width) and full.dtype == np.float32
-    assert np.allclose(full, tr.resize_to_photo(tc.estimate_native(photo, settings), *full.shape))
+    assert np.allclose(full, tg.resize_to_photo(tc.estimate_native(photo, settings), *full.shape))
 
 
 def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
@@ -345,7 +345,7 @@ def test_backend_is_registered_without_torch_and_cached(tmp_path: Path) -> None:
     backend = cache.backend_for(tc.NAME)
     assert backend is BACKENDS[tc.NAME]
     assert not backend.needs_torch and backend.licence == "MIT"
-    assert backend.models == (tr.NET_FILE, tr.INIT_FILE)
+    assert backend.models == (tg.NET_FILE, tg.INIT_FILE)
     assert cache.native_estimator(tc.NAME) is tc.estimate_native
     if not HAVE_FILES:
         pytest.skip(f"official Tiefenrausch files not present in {TR}")
