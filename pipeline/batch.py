@@ -50,7 +50,7 @@ from typing import Any, TypeVar
 
 from .errors import DepthFileError, ImageReadError, SettingsError
 from .image_io import SUPPORTED_SUFFIXES
-from .trajectories import PRESETS
+from .motion import PRESETS
 
 SUMMARY_NAME = "summary.json"
 OUTPUT_MARKER = ".oneshot3d-output"
