@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import PipelineError
 from .mesh_data import MeshData
 
@@ -45,26 +46,13 @@ def _png_bytes(texture: np.ndarray) -> bytes:
 
 
 def _write_atomic(path: Path, chunks: list[bytes]) -> None:
-    tmp = path.with_name(path.name + ".part")
+    """Write the chunks without joining them (a GLB can be large); a failure or Ctrl-C leaves
+    no half-written file (atomic_write), and disk errors read as ExportError."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            for c in chunks:
-                f.write(c)
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: f.writelines(chunks))
     except OSError as e:
-        _discard(tmp)
         raise ExportError(f"Cannot write '{path}': {e.strerror or e}.") from None
-    except BaseException:  # Ctrl-C: no half-written file stays behind
-        _discard(tmp)
-        raise
-
-
-def _discard(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
 
 
 def glb_bytes(mesh: MeshData, name: str = "3D Photo") -> bytes:

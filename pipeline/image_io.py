@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import ImageReadError, PipelineError
 from .exif import ExifInfo, read_exif
 from .formats import PHOTO_SUFFIXES
@@ -195,11 +195,4 @@ def write_image_atomic(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     )
     if not ok:
         raise PipelineError(f"Cannot encode image for '{path}'.")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(encoded.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, encoded.tobytes())

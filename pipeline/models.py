@@ -25,15 +25,15 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from .atomic import atomic_write
 from .errors import CancelledError, ModelError
 
 MODEL_DIR_ENV = "ONESHOT3D_MODEL_DIR"
@@ -325,43 +325,44 @@ def download_model(
         raise ModelError(f"Cannot create the model folder '{folder}': {e.strerror}.") from None
 
     assert info.size is not None
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=info.filename + ".", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
+    size = info.size
+
+    def fetch(out: BinaryIO) -> None:
+        """Stream the download into ``out``; raising (a bad size or hash, a network error, a
+        cancel) makes atomic_write drop the file, so nothing unverified gets the final name."""
         digest = hashlib.sha256()
         done = 0
-        with os.fdopen(fd, "wb") as out:
-            request = urllib.request.Request(source, headers={"User-Agent": "oneshot3d"})
-            try:
-                response = urllib.request.urlopen(request, timeout=timeout)
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                raise ModelError(_network_message(info, source, e)) from None
-            with response:
-                total = _content_length(response) or info.size
-                if progress is not None and progress(0, total) is False:
+        request = urllib.request.Request(source, headers={"User-Agent": "oneshot3d"})
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            raise ModelError(_network_message(info, source, e)) from None
+        with response:
+            total = _content_length(response) or size
+            if progress is not None and progress(0, total) is False:
+                raise CancelledError(f"Download of {info.filename} cancelled.")
+            while True:
+                try:
+                    block = response.read(chunk_size)
+                except (OSError, ValueError) as e:  # incl. IncompleteRead, timeouts
+                    raise ModelError(_network_message(info, source, e)) from None
+                if not block:
+                    break
+                done += len(block)
+                if done > size:
+                    # Never stream more than the pinned size onto disk.
+                    raise ModelError(
+                        f"Download of {info.filename} from {source} is larger than the "
+                        f"expected {size} bytes; it is not the official file."
+                    )
+                digest.update(block)
+                out.write(block)
+                if progress is not None and progress(done, total) is False:
                     raise CancelledError(f"Download of {info.filename} cancelled.")
-                while True:
-                    try:
-                        block = response.read(chunk_size)
-                    except (OSError, ValueError) as e:  # incl. IncompleteRead, timeouts
-                        raise ModelError(_network_message(info, source, e)) from None
-                    if not block:
-                        break
-                    done += len(block)
-                    if done > info.size:
-                        # Never stream more than the pinned size onto disk.
-                        raise ModelError(
-                            f"Download of {info.filename} from {source} is larger than the "
-                            f"expected {info.size} bytes; it is not the official file."
-                        )
-                    digest.update(block)
-                    out.write(block)
-                    if progress is not None and progress(done, total) is False:
-                        raise CancelledError(f"Download of {info.filename} cancelled.")
-        if done != info.size:
+        if done != size:
             raise ModelError(
                 f"Download of {info.filename} from {source} stopped after {done} of "
-                f"{info.size} bytes (interrupted?). Try again."
+                f"{size} bytes (interrupted?). Try again."
             )
         if digest.hexdigest() != info.sha256:
             raise ModelError(
@@ -369,10 +370,8 @@ def download_model(
                 f"file (sha256 {digest.hexdigest()}, expected {info.sha256}). Try again or "
                 f"download it yourself into the model folder."
             )
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    atomic_write(final, fetch)
     st = final.stat()
     with _VERIFIED_LOCK:  # just hashed while downloading: no need to read it again
         _VERIFIED[(str(final.resolve()), st.st_size, st.st_mtime_ns)] = info.sha256

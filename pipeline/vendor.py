@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import rename_into_place
+
 VENDOR_DIR = "vendor"
 PARTIAL_SUFFIX = ".partial"
 
@@ -171,9 +173,10 @@ def commit_staging(root: str | os.PathLike[str]) -> Path:
         raise FileNotFoundError(f"Nothing was installed into {staged}")
     old = final.with_name(VENDOR_DIR + ".old")
     shutil.rmtree(old, ignore_errors=True)
+    # Renames of whole folders: on Windows a scanner or indexer may still hold a file in them.
     if final.exists():
-        os.replace(final, old)
-    os.replace(staged, final)
+        rename_into_place(final, old)
+    rename_into_place(staged, final)
     shutil.rmtree(old, ignore_errors=True)
     return final
 

@@ -85,9 +85,9 @@ import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
 from pipeline.build import build_photo  # noqa: E402
+from pipeline.motion import look_at_euler  # noqa: E402
 from pipeline.quads import pair_triangles, quad_triangles  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
-from pipeline.trajectories import look_at_euler  # noqa: E402
 
 METHODS = ("RUBBER", "TORN", "LDI")
 DEPTHS = ("exact", "soft", "network")
@@ -116,8 +116,8 @@ TARGETS = {
 # Distance of the near subject of the person-like / thin scenes (metres).
 SUBJECT = {"person": 2.0, "pole": 1.5}
 SIDEWAYS = 0.10  # of the subject distance (the target; Swing's default is 0.04)
-DOLLY = 0.12  # trajectories.DEFAULT_AMPLITUDES["DOLLY_ZOOM"]
-SWING = 0.04  # trajectories.DEFAULT_AMPLITUDES["SWING"]
+DOLLY = 0.12  # motion.DEFAULT_AMPLITUDES["DOLLY_ZOOM"]
+SWING = 0.04  # motion.DEFAULT_AMPLITUDES["SWING"]
 
 
 def targets_of(scene: str) -> dict[str, Target]:

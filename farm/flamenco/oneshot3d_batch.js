@@ -13,7 +13,8 @@
 // n-th one starting at i, so the shards cover every photo exactly once without this script
 // having to list the folder (a job compiler cannot read the file system). Shards share the
 // output folder; each writes summary.shard-<i>-of-<n>.json and merges all of them into
-// summary.json (see pipeline/batch.py). Re-running the job skips photos that are done.
+// summary.json (see pipeline/runtime/batch_summary.py). Re-running the job skips photos that
+// are done.
 //
 // Install: copy this file into the `scripts/` folder next to the flamenco-manager
 // executable and restart the Manager; the job type is then "oneshot3d_batch".

@@ -314,7 +314,7 @@ def one_line_error(capfd) -> str:
 def test_output_in_the_photos_or_no_photos_exits_2(
     installed_extension, tmp_path, sample_photo, capfd
 ):
-    from pipeline.batch import OUTPUT_MARKER
+    from pipeline.runtime.batch_plan import OUTPUT_MARKER
 
     handler = ext(installed_extension, "operators.cli_command").handler
     photos = tmp_path / "photos"
@@ -439,9 +439,9 @@ def test_killed_shard_leaves_summary_incomplete_until_rerun(
     assert stale["complete"] is False and {"d.png", "f.png"} <= {
         Path(p).name for p in stale["missing"]
     }
-    importlib.import_module(f"{installed_extension.__name__}.pipeline.batch").merge_summaries(
-        out, 2
-    )
+    importlib.import_module(
+        f"{installed_extension.__name__}.pipeline.runtime.batch_summary"
+    ).merge_summaries(out, 2)
     merged = read_summary(out)
     assert merged["shards"]["missing"] == [] and merged["total"] == 6
     assert merged["complete"] is False

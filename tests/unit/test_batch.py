@@ -12,23 +12,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.batch import (
-    LOCK_NAME,
+from pipeline.atomic import write_json_atomic
+from pipeline.errors import DepthFileError, ImageReadError, SettingsError
+from pipeline.runtime.batch_plan import (
     OUTPUT_MARKER,
-    PhotoResult,
-    Summary,
     depth_for,
     discover_photos,
     is_done,
-    merge_summaries,
     normalise_presets,
     output_names,
     output_paths,
     plan_batch,
     shard,
-    write_json_atomic,
 )
-from pipeline.errors import DepthFileError, ImageReadError, SettingsError
+from pipeline.runtime.batch_summary import LOCK_NAME, PhotoResult, Summary, merge_summaries
 
 
 def _touch(path: Path, data: bytes = b"x") -> Path:

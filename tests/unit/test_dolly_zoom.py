@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.trajectories import (
+from pipeline.motion import (
     dolly_zoom_limit,
     make_trajectory,
     project_points,

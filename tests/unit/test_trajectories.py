@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import SettingsError
-from pipeline.trajectories import (
+from pipeline.motion import (
     DEFAULT_AMPLITUDES,
     EASINGS,
     PRESETS,
