@@ -1,9 +1,9 @@
 """The headless batch (``blender -b``: scripts/oneshot3d.py and ``blender --command oneshot3d``)
 in bpy: every photo of a folder (or one photo) to a .blend, a preview and
-one video per camera preset, with a summary, sharding and resume (planning: pipeline.batch).
+one video per camera preset, with a summary, sharding and resume (planning: pipeline.runtime.batch_plan, summaries: batch_summary).
 
 Before any photo: every global option is checked (blender.cli_args.validate_args), the
-photo list is planned (pipeline.batch.plan_batch: output folder not among the photos, some
+photo list is planned (pipeline.runtime.batch_plan.plan_batch: output folder not among the photos, some
 photos found) and the depth network's model files are found; any problem ends the command with
 one line and exit code 2.
 
@@ -48,8 +48,8 @@ class PhotoError(Exception):
 
 
 def plan(args: argparse.Namespace, presets: list[str]) -> list[Any]:
-    """This shard's BatchItems (pipeline.batch.plan_batch, the one planner)."""
-    from ..pipeline.batch import plan_batch
+    """This shard's BatchItems (pipeline.runtime.batch_plan.plan_batch, the one planner)."""
+    from ..pipeline.runtime.batch_plan import plan_batch
 
     return plan_batch(
         args.photo,
@@ -174,7 +174,7 @@ def process_photo(
     def animate(preset: str) -> None:
         default = None
         if args.amplitude_scale != 1.0:
-            from ..pipeline.trajectories import DEFAULT_AMPLITUDES
+            from ..pipeline.motion import DEFAULT_AMPLITUDES
 
             default = DEFAULT_AMPLITUDES[preset] * args.amplitude_scale
         animate_photo(
@@ -220,8 +220,8 @@ def _remove_partials(folder: Path) -> None:
 def run_batch(args: argparse.Namespace) -> int:
     """The whole command (one photo or a folder): 0 when every photo succeeded or was already done, 1 when any photo
     failed (reasons in DIR/summary.json), 2 when the command itself cannot run."""
-    from ..pipeline import batch
     from ..pipeline.errors import PipelineError
+    from ..pipeline.runtime import batch_summary as batch
 
     try:
         presets = validate_args(args)

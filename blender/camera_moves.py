@@ -14,7 +14,7 @@ from .photo import photo_safe_motion, photo_vertices
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..pipeline.trajectories import Trajectory
+    from ..pipeline.motion import Trajectory
 
 
 KEN_BURNS_GRID = 96  # long side of the disparity image Ken Burns plans on
@@ -23,7 +23,7 @@ KEN_BURNS_GRID = 96  # long side of the disparity image Ken Burns plans on
 def disparity_image(photo: bpy.types.Object, camera: bpy.types.Object) -> np.ndarray | None:
     """A small disparity image of the photo's front layer, seen from the rest camera (for the
     Ken Burns planner, which looks for the salient near region)."""
-    from ..pipeline.trajectories import splat_disparity
+    from ..pipeline.motion import splat_disparity
 
     scene = bpy.context.scene
     cam_data = cast(bpy.types.Camera, camera.data)
@@ -39,7 +39,7 @@ def disparity_image(photo: bpy.types.Object, camera: bpy.types.Object) -> np.nda
 
 def dolly_limit(photo: bpy.types.Object, focus: float, fov: float) -> float:
     """The largest dolly-zoom amplitude whose frames stay inside the (extended) scene."""
-    from ..pipeline.trajectories import dolly_zoom_limit
+    from ..pipeline.motion import dolly_zoom_limit
 
     scene = bpy.context.scene
     w, h = scene.render.resolution_x, scene.render.resolution_y
@@ -72,7 +72,7 @@ def build_trajectory(
     keyframes: list[Any] | None = None,
 ) -> "Trajectory":
     """The trajectory for ``photo``'s camera; raises pipeline SettingsError on bad settings."""
-    from ..pipeline.trajectories import make_trajectory
+    from ..pipeline.motion import make_trajectory
 
     camera = photo.oneshot3d.camera  # type: ignore[attr-defined]
     cam_data = cast(bpy.types.Camera, camera.data)
@@ -97,6 +97,7 @@ def build_trajectory(
         near_depth=near,
         fov_degrees=fov,
         max_amplitude=limit,
+        depth_threshold=float(photo.oneshot3d.depth_threshold),  # type: ignore[attr-defined]
     )
     if crop_to_photo:
         scene = bpy.context.scene
@@ -120,7 +121,7 @@ def animate_photo(
         # The preset's default amplitude, but never past what this photo can show without
         # holes (a photo whose nearest surface is far nearer than its median would otherwise
         # swing its foreground across the frame).
-        from ..pipeline.trajectories import DEFAULT_AMPLITUDES
+        from ..pipeline.motion import DEFAULT_AMPLITUDES
 
         default = DEFAULT_AMPLITUDES[preset]
         limit = safe_amplitude(photo, traj, default)

@@ -22,7 +22,7 @@ import numpy as np
 from . import compat
 
 if TYPE_CHECKING:
-    from ..pipeline.trajectories import Trajectory
+    from ..pipeline.motion import Trajectory
 
 
 ACTION_TAG = "oneshot3d"

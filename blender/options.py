@@ -7,6 +7,8 @@ are the motion stage's (pipeline.trajectories).
 
 from __future__ import annotations
 
+from ..pipeline.motion.vocabulary import EASING_ITEMS, PIVOT_ITEMS, PRESET_ITEMS  # noqa: F401
+
 Choices = tuple[tuple[str, str, str], ...]  # (identifier, label, description)
 
 MATERIAL_ITEMS: Choices = (
@@ -21,32 +23,6 @@ ENGINE_ITEMS: Choices = (
 FORMAT_ITEMS: Choices = (
     ("MP4", "MP4 Video", "H.264 in an MP4 container, through Blender's FFmpeg"),
     ("PNG", "PNG Sequence", "One PNG per frame (lossless; resumable)"),
-)
-# Camera moves. TODO(lead): these belong to the motion stage's vocabulary.
-PRESET_ITEMS = (
-    ("SWING", "Swing", "Side to side; the subject stays put while the background slides"),
-    ("VERTICAL", "Vertical", "Up and down"),
-    ("CIRCLE", "Circle", "The camera circles around the view axis"),
-    ("ZOOM_IN", "Zoom In", "Dolly forward towards the subject"),
-    ("DOLLY_ZOOM", "Dolly Zoom", "Move in while the lens widens: the 'vertigo' effect"),
-    ("KEN_BURNS", "Ken Burns", "Travel and zoom towards the most salient near region"),
-    ("CUSTOM", "Custom", "Interpolate user keyframes (given as JSON)"),
-)
-EASING_ITEMS = (
-    ("AUTO", "Auto", "Linear for looping swings and circles and for Custom, else ease in/out"),
-    ("LINEAR", "Linear", "Constant speed"),
-    ("EASE_IN", "Ease In", "Start slowly"),
-    ("EASE_OUT", "Ease Out", "Stop slowly"),
-    ("EASE_IN_OUT", "Ease In and Out", "Start and stop slowly"),
-)
-PIVOT_ITEMS = (
-    ("ROTATE", "Rotate", "The camera turns to keep looking at the focus point"),
-    (
-        "SHIFT",
-        "Lens Shift",
-        "The camera keeps its orientation; a lens shift keeps the focus plane fixed",
-    ),
-    ("NONE", "None", "Pure translation"),
 )
 ENGINES = tuple(item[0] for item in ENGINE_ITEMS)
 MATERIALS = tuple(item[0] for item in MATERIAL_ITEMS)

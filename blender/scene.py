@@ -36,7 +36,7 @@ def default_focus_depth(data: "MeshData") -> float:
     parallax pivots on it and a dolly zoom keeps its size; the median depth lies behind it."""
     import math
 
-    from ..pipeline.trajectories import splat_disparity, subject_depth
+    from ..pipeline.motion import splat_disparity, subject_depth
 
     if not data.vertices.size:
         return 1.0

@@ -110,7 +110,7 @@ def _draw_safe_motion(layout: bpy.types.UILayout, photo: bpy.types.Object, setti
     preset stays within it."""
     from ..blender.camera_moves import build_trajectory, safe_amplitude
     from ..blender.photo import photo_safe_motion
-    from ..pipeline.trajectories import DEFAULT_AMPLITUDES
+    from ..pipeline.motion import DEFAULT_AMPLITUDES
 
     safe = photo_safe_motion(photo)
     if safe is None:

@@ -2,7 +2,7 @@
 
 A camera that moves sideways by ``t`` opens a gap of ``f * t * (1/z_near - 1/z_far)`` pixels at
 an occlusion edge (``f`` the focal length in pixels). The 3D photo's camera moves are fractions
-of the focus distance ``z_f`` (``pipeline.trajectories``), and the pipeline works in normalised
+of the focus distance ``z_f`` (``pipeline.motion``), and the pipeline works in normalised
 disparity ``d`` with ``1/z = max(d, floor) / scale``, so with ``t = a * z_f`` the gap is
 
     gap = f * a * (max(d_fg, floor) - max(d_bg, floor)) / d_focus      (pixels)
