@@ -10,9 +10,7 @@ message on stderr and exit with status 2 (Ctrl-C: 130).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .atomic import atomic_write
 from .cli_errors import check_output_path, interruptible
 from .errors import PipelineError
 from .settings import PipelineSettings
@@ -112,15 +111,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _save_atomic(path: Path, array: np.ndarray) -> None:
     # Written to an open file, np.save keeps the exact name (it appends .npy to bare paths).
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 def main(argv: list[str] | None = None) -> int:

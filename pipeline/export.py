@@ -21,6 +21,7 @@ import numpy as np
 
 from .atomic import atomic_write
 from .errors import PipelineError
+from .image_io import to_uint8
 from .mesh_data import MeshData
 
 _FLOAT, _UINT, _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 5126, 5125, 34962, 34963
@@ -30,14 +31,8 @@ class ExportError(PipelineError):
     """An export target could not be written."""
 
 
-def _texture8(texture: np.ndarray) -> np.ndarray:
-    if texture.dtype == np.uint16:
-        return ((texture.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    return texture.astype(np.uint8, copy=False)
-
-
 def _png_bytes(texture: np.ndarray) -> bytes:
-    rgb = _texture8(texture)
+    rgb = to_uint8(texture)
     bgr = rgb[:, :, 2::-1] if rgb.shape[2] == 3 else rgb[:, :, [2, 1, 0, 3]]
     ok, data = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
@@ -168,7 +163,7 @@ def write_glb(mesh: MeshData, path: str | os.PathLike[str], name: str = "3D Phot
 def vertex_colors(mesh: MeshData) -> np.ndarray:
     """(N, 3) uint8: the texture at each vertex's UV (nearest texel; vertices sit on texel
     centres, so this is exact)."""
-    tex = _texture8(mesh.texture)
+    tex = to_uint8(mesh.texture)
     h, w = tex.shape[:2]
     col = np.clip(np.floor(mesh.uvs[:, 0] * w), 0, w - 1).astype(np.intp)
     row = np.clip(np.floor((1.0 - mesh.uvs[:, 1]) * h), 0, h - 1).astype(np.intp)

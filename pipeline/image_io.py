@@ -39,13 +39,27 @@ class Photo:
 
     def rgb_float(self) -> np.ndarray:
         """RGB as float32 in [0, 1]."""
-        scale = 65535.0 if self.rgb.dtype == np.uint16 else 255.0
-        return self.rgb.astype(np.float32) * np.float32(1.0 / scale)
+        return to_float(self.rgb)
 
     def rgb8(self) -> np.ndarray:
-        if self.rgb.dtype == np.uint8:
-            return self.rgb
-        return (self.rgb.astype(np.uint32) * 255 + 32767) // 65535
+        return to_uint8(self.rgb)
+
+
+def full_scale(dtype: np.dtype) -> float:
+    """The value of white in an image of this type: 65535 for uint16, else 255."""
+    return 65535.0 if dtype == np.uint16 else 255.0
+
+
+def to_float(image: np.ndarray) -> np.ndarray:
+    """A uint8 or uint16 image as float32 in [0, 1]."""
+    return image.astype(np.float32) * np.float32(1.0 / full_scale(image.dtype))
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """A uint8 or uint16 image as uint8, rounded to nearest (uint8 is returned as it is)."""
+    if image.dtype != np.uint16:
+        return image.astype(np.uint8, copy=False)
+    return ((image.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def read_photo(path: str | os.PathLike[str]) -> Photo:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class MeshData:
             assert values.shape == (n,), name
         return self
 
-    def save_npz(self, path: str | Path) -> None:
+    def save_npz(self, path: str | Path | BinaryIO) -> None:
         """Uncompressed .npz: the worker's hand-over format (fast to write and read)."""
         arrays = {
             "vertices": self.vertices,

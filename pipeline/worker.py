@@ -35,6 +35,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
+from .atomic import atomic_write
 from .errors import CancelledError, PipelineError
 
 # Test hook, read from the environment so that a test in Blender can make the child misbehave
@@ -105,14 +106,9 @@ def heartbeat(
 
 
 def write_npz_atomic(mesh: Any, path: Path) -> None:
-    """``mesh.save_npz`` to ``path`` via a temporary name in the same folder + rename."""
-    tmp = path.with_name(path.stem + ".part.npz")  # np.savez appends .npz to other names
-    try:
-        mesh.save_npz(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """``mesh.save_npz`` to ``path`` atomically (written to an open file, np.savez keeps the
+    exact name; it appends .npz to bare paths)."""
+    atomic_write(path, mesh.save_npz, mode=None)  # the worker's private hand-over
 
 
 def run_job(job: dict[str, Any], emit: Emitter) -> int:
