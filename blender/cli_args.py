@@ -136,7 +136,7 @@ def validate_args(args: argparse.Namespace) -> list[str]:
 
     Per-photo settings are the pipeline's (``PipelineSettings.validate``, with a placeholder
     photo) and the depth backend must be one the pipeline knows."""
-    from ..pipeline.depth.cache import BACKEND_MODULES
+    from ..pipeline.depth.registry import BACKEND_MODULES
     from ..pipeline.errors import SettingsError
     from ..pipeline.runtime.batch_plan import normalise_presets
     from ..pipeline.settings import PipelineSettings

@@ -47,7 +47,7 @@ def check_models(context: bpy.types.Context, backend: str, model_dir: str | None
     """Raise ModelError (with the offline hint) when ``backend``'s model files are neither in
     the model folders nor downloadable now; the worker fetches them (the same rule) when they
     can be downloaded. Imports the backend's module, never torch."""
-    from ..pipeline.depth.cache import backend_for
+    from ..pipeline.depth.registry import backend_for
     from ..pipeline.errors import ModelError
     from ..pipeline.models import get_info, resolve_model
 

@@ -27,7 +27,7 @@ DEFAULT_BACKEND = "depth-anything-v2-small"
 
 
 def _backend_names() -> list[str]:
-    from .depth.cache import BACKEND_MODULES
+    from .depth.registry import BACKEND_MODULES
 
     return sorted(BACKEND_MODULES)
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .depth.cache import native_estimator
+    from .depth.registry import native_estimator
     from .image_io import read_photo
 
     settings = PipelineSettings(

@@ -177,7 +177,7 @@ def run_job(job: dict[str, Any], emit: Emitter) -> int:
 def fetch_models(settings: Any, job: dict[str, Any], emit: Emitter) -> None:
     """Make sure the backend's model files are there; download the missing ones only when the
     job allows it (Blender allows it when ``bpy.app.online_access`` is on)."""
-    from .depth.cache import backend_for
+    from .depth.registry import backend_for
     from .models import ensure_model
 
     cache_dir = job.get("model_cache_dir") or None

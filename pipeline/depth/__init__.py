@@ -5,7 +5,7 @@ Backends that need torch import it lazily, so importing this package stays cheap
 ``tiefenrausch-opencv`` needs no torch at all (OpenCV's DNN module runs it).
 """
 
-from .base import BACKENDS, DepthBackend, estimate, get_backend, register
+from .registry import BACKENDS, DepthBackend, estimate, get_backend, register
 
 __all__ = ["BACKENDS", "DepthBackend", "estimate", "get_backend", "register"]
 

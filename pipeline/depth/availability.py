@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..models import get_info, locate_model
-from .cache import backend_for
+from .registry import backend_for
 
 TORCH_DEFAULT = "depth-anything-v2-small"
 TORCHLESS_DEFAULT = "tiefenrausch-opencv"

@@ -7,86 +7,32 @@ different photo) + backend name + the settings that change a backend's output (t
 Value: the disparity at the photo's resolution, float32 ``.npy``, written atomically.
 Mesh/LDI settings (threshold, scale, ...) are deliberately not part of the key.
 
-Also here: ``BACKEND_MODULES``, where each network backend lives, so callers (the cache, the
-command line) can import a backend's module on demand; a missing module only affects that
-backend.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import SettingsError
 from ..models import default_cache_dir
-from .base import BACKENDS, DepthBackend
+from .registry import backend_for
 
 if TYPE_CHECKING:
     from ..image_io import Photo
     from ..settings import PipelineSettings
 
-# backend name -> (module that registers it, relative to this package or absolute; name of
-# its function (photo, settings) -> disparity on the backend's own output grid).
-BACKEND_MODULES: dict[str, tuple[str, str]] = {
-    "tiefenrausch": (".tiefenrausch", "estimate_native"),
-    "tiefenrausch-exact": (".tiefenrausch", "estimate_native_exact"),
-    "tiefenrausch-opencv": (".tiefenrausch_opencv", "estimate_native"),
-    "depth-anything-v2-small": (".depth_anything_v2", "estimate_native"),
-    "depth-anything-v2-base": (".depth_anything_v2", "estimate_native"),
-    "depth-anything-v2-large": (".depth_anything_v2", "estimate_native"),
-}
 
 # Bump when the stored format or a backend's output changes, so old entries are not reused.
 CACHE_VERSION = 1
 DEFAULT_MAX_BYTES = 1 << 30  # oldest entries are removed beyond this total size
-
-NativeFn = Callable[["Photo", "PipelineSettings"], np.ndarray]
-
-
-def import_backend_module(name: str) -> ModuleType:
-    """Import (and so register) the module of backend ``name``. SettingsError when unknown or
-    when its module cannot be imported (the message says why)."""
-    if name not in BACKEND_MODULES:
-        known = ", ".join(sorted(set(BACKEND_MODULES) | set(BACKENDS)))
-        raise SettingsError(f"Unknown depth backend {name!r}; choose one of: {known}")
-    module = BACKEND_MODULES[name][0]
-    try:
-        return importlib.import_module(module, __package__ if module.startswith(".") else None)
-    except ImportError as e:
-        raise SettingsError(
-            f"The depth backend {name!r} is not available in this installation ({e})."
-        ) from None
-
-
-def native_estimator(name: str) -> NativeFn:
-    """Backend ``name``'s function (photo, settings) -> disparity on its own output grid (for
-    Tiefenrausch the official script's grid)."""
-    module = import_backend_module(name)
-    function = getattr(module, BACKEND_MODULES[name][1], None)
-    if function is None:
-        raise SettingsError(f"The depth backend {name!r} has no native-resolution output.")
-    return function  # type: ignore[no-any-return]
-
-
-def backend_for(name: str) -> DepthBackend:
-    """The registered backend ``name``, importing its module first when needed."""
-    if name not in BACKENDS and name in BACKEND_MODULES:
-        import_backend_module(name)
-    if name not in BACKENDS:
-        known = ", ".join(sorted(set(BACKEND_MODULES) | set(BACKENDS)))
-        raise SettingsError(f"Unknown depth backend {name!r}; choose one of: {known}")
-    return BACKENDS[name]
 
 
 @dataclass

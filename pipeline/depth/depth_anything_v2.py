@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, SettingsError
 from ..models import get_info, resolve_model, safe_torch_load
-from .base import DepthBackend, register
+from .registry import DepthBackend, register
 
 if TYPE_CHECKING:
     from ..image_io import Photo

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..depth_file import read_depth_file
 from ..errors import SettingsError
-from .base import DepthBackend, register
+from .registry import DepthBackend, register
 
 if TYPE_CHECKING:
     from ..image_io import Photo

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelError, SettingsError
-from .base import DepthBackend, register
 from .caffe2_netdef import read_netdef
+from .registry import DepthBackend, register
 from .tiefenrausch_exact import ExactRunner
 from .tiefenrausch_graph import (
     INIT_FILE,

@@ -44,8 +44,8 @@ import numpy as np
 
 from ..errors import ModelError
 from ..models import sha256_file
-from .base import DepthBackend, register
 from .caffe2_netdef import read_netdef
+from .registry import DepthBackend, register
 from .tiefenrausch_graph import (
     INIT_FILE,
     LONG_SIDE,

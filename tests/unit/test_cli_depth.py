@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from pipeline import cli_depth, models
-from pipeline.depth import cache
+from pipeline.depth import registry
 from pipeline.errors import ModelError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def fake_backend(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
     module.estimate_native = estimate_native  # type: ignore[attr-defined]
     module.calls = calls  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, FAKE_MODULE, module)
-    monkeypatch.setitem(cache.BACKEND_MODULES, "fake", (FAKE_MODULE, "estimate_native"))
+    monkeypatch.setitem(registry.BACKEND_MODULES, "fake", (FAKE_MODULE, "estimate_native"))
     return module
 
 

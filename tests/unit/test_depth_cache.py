@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.depth import cache
-from pipeline.depth.base import BACKENDS, DepthBackend
+from pipeline.depth import cache, registry
+from pipeline.depth.registry import BACKENDS, DepthBackend
 from pipeline.errors import SettingsError
 from pipeline.image_io import Photo, read_photo
 from pipeline.settings import PipelineSettings
@@ -150,8 +150,8 @@ def test_unknown_backend(tmp_path: Path) -> None:
 
 def test_backend_modules_are_found_lazily() -> None:
     pytest.importorskip("torch", reason="the Depth Anything module is imported for real")
-    estimate = cache.native_estimator("depth-anything-v2-base")
+    estimate = registry.native_estimator("depth-anything-v2-base")
     assert estimate.__name__ == "estimate_native"
     assert "depth-anything-v2-base" in BACKENDS
     with pytest.raises(SettingsError, match="Unknown depth backend"):
-        cache.native_estimator("nope")
+        registry.native_estimator("nope")

@@ -272,7 +272,7 @@ _NO_TORCH_SCRIPT = textwrap.dedent(
     sys.meta_path.insert(0, Block())
     sys.path.insert(0, sys.argv[1])
     import numpy as np
-    from pipeline.depth.cache import native_estimator
+    from pipeline.depth.registry import native_estimator
     from pipeline.image_io import read_photo
     from pipeline.settings import PipelineSettings
     photo = read_photo(sys.argv[2])
@@ -340,13 +340,13 @@ def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
 
 
 def test_backend_is_registered_without_torch_and_cached(tmp_path: Path) -> None:
-    from pipeline.depth import cache
+    from pipeline.depth import cache, registry
 
-    backend = cache.backend_for(tc.NAME)
+    backend = registry.backend_for(tc.NAME)
     assert backend is BACKENDS[tc.NAME]
     assert not backend.needs_torch and backend.licence == "MIT"
     assert backend.models == (tg.NET_FILE, tg.INIT_FILE)
-    assert cache.native_estimator(tc.NAME) is tc.estimate_native
+    assert registry.native_estimator(tc.NAME) is tc.estimate_native
     if not HAVE_FILES:
         pytest.skip(f"official Tiefenrausch files not present in {TR}")
     from pipeline.image_io import read_photo
