@@ -29,6 +29,7 @@ from typing import Any
 
 import bpy
 
+from ..pipeline.atomic import rename_into_place
 from .cli_args import network_backend, pipeline_keywords, validate_args
 
 PREVIEW_LONG_SIDE = 1024
@@ -79,7 +80,7 @@ def save_blend(path: Path) -> None:
     tmp = path.with_name(path.name + ".part.blend")
     # Compressed (zstd): a 3D photo's .blend shrinks 2.4-2.8x (benchmarks/bench_blend_size.py).
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp), check_existing=False, copy=True, compress=True)
-    os.replace(tmp, path)
+    rename_into_place(tmp, path)
 
 
 def build_mesh(item: Any, args: argparse.Namespace, keywords: dict[str, Any]) -> Any:

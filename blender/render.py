@@ -17,7 +17,6 @@ An animation render is three steps, shared by both ways of running it: ``begin_a
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ from typing import Any, cast
 
 import bpy
 
+from ..pipeline.atomic import rename_into_place
 from . import compat
 from .photo import is_photo
 
@@ -177,7 +177,7 @@ def render_still(
     scene.render.filepath = str(tmp)
     with render_size(scene, output_size(scene, scale_percent, even=False)):
         _render(scene, animation=False)
-    os.replace(tmp, path)
+    rename_into_place(tmp, path)
     return path
 
 
@@ -241,7 +241,7 @@ def end_animation(job: AnimationJob, completed: bool) -> Path:
             r.use_multiview = False
             encode_images(scene, sorted(job.frames_dir.glob("f_*.png")), job.path)
         elif completed and job.part is not None:
-            os.replace(job.part, job.path)
+            rename_into_place(job.part, job.path)
     finally:
         r.resolution_x, r.resolution_y, r.resolution_percentage = job.saved_size
         r.use_multiview = False
@@ -364,7 +364,7 @@ def encode_images(scene: bpy.types.Scene, frames: list[Path], path: Path) -> Pat
         tmp = path.with_name(path.stem + ".part" + path.suffix)
         r.filepath = str(tmp)
         _render(tmp_scene, animation=True)
-        os.replace(tmp, path)
+        rename_into_place(tmp, path)
     finally:
         bpy.data.scenes.remove(tmp_scene)
     return path

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..models import default_cache_dir
 from .registry import backend_for
 
@@ -149,22 +149,13 @@ def _discard(path: Path) -> None:
 def _store(path: Path, disparity: np.ndarray) -> bool:
     """Atomic write (temporary file + rename). A cache that cannot be written is not an
     error: the estimate is still returned."""
+    data = np.ascontiguousarray(disparity, dtype=np.float32)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part")
-    except OSError:
-        return False
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, np.ascontiguousarray(disparity, dtype=np.float32))
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: np.save(f, data), mode=None, prefix=path.stem)
         return True
     except OSError:
-        Path(tmp).unlink(missing_ok=True)
         return False
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _entries(folder: Path) -> list[tuple[float, int, Path]]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import ModelError
 from ..models import sha256_file
 from .caffe2_netdef import read_netdef
@@ -222,22 +222,16 @@ def _load_translation(
 
 def _store_translation(path: Path, onnx: bytes, model: OpenCVTiefenrausch) -> None:
     """Atomic write (temporary file + rename); a cache that cannot be written is no error."""
+    arrays = {
+        "onnx": np.frombuffer(onnx, np.uint8),
+        "input_scale": np.float64(model.input_scale),
+        "input_zp": np.int64(model.input_zp),
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part")
+        atomic_write(path, lambda f: np.savez(f, **arrays), mode=None, prefix=path.stem)
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                onnx=np.frombuffer(onnx, np.uint8),
-                input_scale=np.float64(model.input_scale),
-                input_zp=np.int64(model.input_zp),
-            )
-        os.replace(tmp, path)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
