@@ -51,6 +51,12 @@ def extend_frame(
     small_far = cv2.erode(small, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
     far = cv2.resize(small_far, (w, h), interpolation=cv2.INTER_LINEAR)
     background = disp <= far + np.float32(threshold)
+    # Surfaces that recede smoothly into that farthest one (a floor running to the wall, a
+    # slope) are background too, however near they come at the border: anything reached from
+    # it without crossing a depth step. An object in front is cut from it by a step.
+    background |= _reached_smoothly(
+        small, small <= small_far + np.float32(threshold), threshold, (w, h)
+    )
     if valid is not None:
         background &= valid
     # Only a band along the frame feeds the extrapolation (the interior is not needed).
@@ -98,3 +104,29 @@ def extend_frame(
     out_d = cv2.resize(filled_d.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
     out_d[m : m + h, m : m + w] = disp
     return out_d, out_rgb
+
+
+def _reached_smoothly(
+    small: np.ndarray, seeds: np.ndarray, threshold: float, size: tuple[int, int]
+) -> np.ndarray:
+    """Pixels (at ``size``) of the surfaces reached from ``seeds`` on ``small`` without crossing
+    a step of more than ``threshold`` between neighbours: the nearer pixel of every such step is
+    left out, so 4-connected regions of the rest never span a step. Shrunk by one pixel of
+    ``small`` before it is scaled up, so no pixel of an object in front is taken along."""
+    t = np.float32(threshold)
+    dx = small[:, 1:] - small[:, :-1]
+    dy = small[1:, :] - small[:-1, :]
+    step = np.zeros(small.shape, bool)
+    step[:, 1:] |= dx > t  # the right pixel is nearer
+    step[:, :-1] |= -dx > t  # the left one is
+    step[1:, :] |= dy > t
+    step[:-1, :] |= -dy > t
+    smooth = (~step).view(np.uint8)
+    count, labels = cv2.connectedComponents(smooth, connectivity=4)
+    hit = np.zeros(count, bool)
+    hit[labels[seeds & ~step]] = True
+    hit[0] = False  # the step pixels
+    reached = hit[labels].view(np.uint8)
+    reached = cv2.erode(reached, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    up = cv2.resize(reached * np.uint8(255), size, interpolation=cv2.INTER_LINEAR)
+    return up > 127
