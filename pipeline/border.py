@@ -95,7 +95,6 @@ def extend_frame(
     # push_pull fills 3 channels at a time: colour, then disparity (with two spare channels).
     filled_rgb = push_pull(canvas[..., :3], inside)
     filled_d = push_pull(np.repeat(canvas[..., 3:4], 3, axis=2), inside)[..., 0]
-    filled_d = _continue_slope(filled_d, canvas[..., 3], inside, sm, sh, sw)
     # Scaled up in the photo's own type (the fill is smooth; only the margin is kept).
     small_out = np.clip(filled_rgb * np.float32(scale) + np.float32(0.5), 0, scale)
     out_rgb = cv2.resize(
@@ -105,40 +104,6 @@ def extend_frame(
     out_d = cv2.resize(filled_d.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
     out_d[m : m + h, m : m + w] = disp
     return out_d, out_rgb
-
-
-def _continue_slope(
-    filled: np.ndarray, d: np.ndarray, known: np.ndarray, sm: int, sh: int, sw: int
-) -> np.ndarray:
-    """The margin of ``filled`` (the canvas' disparity, the photo at [sm:sm+sh, sm:sm+sw])
-    continued along the surface: each margin pixel takes the value at the nearest frame pixel
-    plus the background's slope there times the distance, so a floor keeps coming nearer past
-    the bottom border instead of turning into a wall. The slope is measured over 4 px of known
-    background and filled in like the rest; the result stays within the known values' range
-    widened by half of it."""
-    r = 2
-    ok = cv2.erode(known.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
-    if not ok.any():
-        return filled
-    g = np.zeros(d.shape + (3,), np.float32)
-    g[:, r:-r, 0] = (d[:, 2 * r :] - d[:, : -2 * r]) / np.float32(2 * r)
-    g[r:-r, :, 1] = (d[2 * r :, :] - d[: -2 * r, :]) / np.float32(2 * r)
-    g = push_pull(np.where(ok[..., None], g, np.float32(0.0)), ok)
-    hh, ww = filled.shape
-    ys = np.arange(hh)
-    xs = np.arange(ww)
-    cy = np.clip(ys, sm, sm + sh - 1)
-    cx = np.clip(xs, sm, sm + sw - 1)
-    base = filled[cy[:, None], cx[None, :]]
-    gx = g[cy[:, None], cx[None, :], 0]
-    gy = g[cy[:, None], cx[None, :], 1]
-    out = (
-        base
-        + gx * (xs - cx)[None, :].astype(np.float32)
-        + gy * (ys - cy)[:, None].astype(np.float32)
-    )
-    lo, hi = float(d[known].min()), float(d[known].max())
-    return np.clip(out, lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo)).astype(np.float32)
 
 
 def _reached_smoothly(
