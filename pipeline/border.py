@@ -7,8 +7,11 @@ wheel past the right edge comes back mirrored. Instead the margin continues the 
 seen along the border:
 
 * the known pixels are the photo's pixels near the frame that lie on the locally farthest
-  surface (within the threshold of the minimum disparity around them), so a foreground object
+  surface (within the threshold of the minimum disparity around them), or on a surface that
+  recedes into it without a depth step (a floor running to the wall), so a foreground object
   touching the border contributes neither its colour nor its depth;
+* the margin's depth stays at most at the locally farthest surface's (the margin is sized for
+  that surface's slide), a floor's colour included;
 * disparity and colour are extrapolated outward from those pixels by push-pull interpolation
   (the same smooth fill the inpainter uses), so the margin is a soft continuation of the
   background, and a foreground object at the border is cut from it like any other edge (and
@@ -50,7 +53,8 @@ def extend_frame(
     k = 2 * max(1, round(max(small_size) / 6)) + 1
     small_far = cv2.erode(small, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
     far = cv2.resize(small_far, (w, h), interpolation=cv2.INTER_LINEAR)
-    background = disp <= far + np.float32(threshold)
+    far += np.float32(threshold)
+    background = disp <= far
     # Surfaces that recede smoothly into that farthest one (a floor running to the wall, a
     # slope) are background too, however near they come at the border: anything reached from
     # it without crossing a depth step. An object in front is cut from it by a step.
@@ -71,6 +75,10 @@ def extend_frame(
     # up (only its margin is used).
     f = min(1.0, FILL_SIZE / max(out_h, out_w))
     sh, sw, sm = max(1, round(h * f)), max(1, round(w * f)), max(1, round(m * f))
+    # The margin's depth stays at the locally farthest surface (+ the threshold) even where a
+    # nearer receding surface gives it its colour: the margin is sized for the farthest
+    # surface's slide (reveal.margin_for_move); nearer content there would slide past it and
+    # open holes at the border (a dolly zoom over a photo's near ground).
     # Masked means by area averaging: the photo with the unknown pixels zeroed (kept in its
     # own integer type: no full-size float copy), divided by the averaged mask.
     known8 = known_inside.view(np.uint8) * np.uint8(255)
@@ -81,7 +89,9 @@ def extend_frame(
     small_rgb = cv2.resize(masked, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
     del masked
     small_d = cv2.resize(
-        np.where(known_inside, disp, np.float32(0.0)), (sw, sh), interpolation=cv2.INTER_AREA
+        np.where(known_inside, np.minimum(disp, far), np.float32(0.0)),
+        (sw, sh),
+        interpolation=cv2.INTER_AREA,
     )
     norm = 1.0 / np.maximum(small_w, 1e-6)
     scale = 65535.0 if rgb.dtype == np.uint16 else 255.0

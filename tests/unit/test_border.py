@@ -73,8 +73,8 @@ def photo_with_a_floor_and_a_box() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_a_floor_running_out_of_the_frame_continues_as_floor() -> None:
     """A receding floor is as much background as the wall it runs into (no step between them),
-    however near it comes at the border: the margin below it is floor, not the wall's colour,
-    and at about the floor's depth there; the box in front of it still contributes nothing."""
+    however near it comes at the border: the margin below it is floor, not the wall's colour;
+    the box in front of it still contributes nothing."""
     disp, rgb, _ = photo_with_a_floor_and_a_box()
     m = 16
     out_d, out_rgb = extend_frame(disp, rgb, m, 0.04)
@@ -85,7 +85,9 @@ def test_a_floor_running_out_of_the_frame_continues_as_floor() -> None:
     ):
         mean = patch.reshape(-1, 3).mean(axis=0)
         assert np.abs(mean - (200, 170, 110)).max() < 30, mean
-        assert d_patch.mean() > 0.6  # near, as the floor is there; the wall is at 0.2
+        # At most the locally farthest surface's depth (+ the threshold), never the floor's
+        # nearest rows' (0.9 at the bottom border): the margin is sized for the far slide.
+        assert d_patch.max() < 0.75
     margin = np.ones(out_d.shape, bool)
     margin[m:-m, m:-m] = False
     assert not _reddish(out_rgb[margin]).any()
