@@ -7,8 +7,11 @@ wheel past the right edge comes back mirrored. Instead the margin continues the 
 seen along the border:
 
 * the known pixels are the photo's pixels near the frame that lie on the locally farthest
-  surface (within the threshold of the minimum disparity around them), so a foreground object
+  surface (within the threshold of the minimum disparity around them), or on a surface that
+  recedes into it without a depth step (a floor running to the wall), so a foreground object
   touching the border contributes neither its colour nor its depth;
+* the margin's depth stays at most at the locally farthest surface's (the margin is sized for
+  that surface's slide), a floor's colour included;
 * disparity and colour are extrapolated outward from those pixels by push-pull interpolation
   (the same smooth fill the inpainter uses), so the margin is a soft continuation of the
   background, and a foreground object at the border is cut from it like any other edge (and
@@ -50,7 +53,14 @@ def extend_frame(
     k = 2 * max(1, round(max(small_size) / 6)) + 1
     small_far = cv2.erode(small, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
     far = cv2.resize(small_far, (w, h), interpolation=cv2.INTER_LINEAR)
-    background = disp <= far + np.float32(threshold)
+    far += np.float32(threshold)
+    background = disp <= far
+    # Surfaces that recede smoothly into that farthest one (a floor running to the wall, a
+    # slope) are background too, however near they come at the border: anything reached from
+    # it without crossing a depth step. An object in front is cut from it by a step.
+    background |= _reached_smoothly(
+        small, small <= small_far + np.float32(threshold), threshold, (w, h)
+    )
     if valid is not None:
         background &= valid
     # Only a band along the frame feeds the extrapolation (the interior is not needed).
@@ -65,6 +75,10 @@ def extend_frame(
     # up (only its margin is used).
     f = min(1.0, FILL_SIZE / max(out_h, out_w))
     sh, sw, sm = max(1, round(h * f)), max(1, round(w * f)), max(1, round(m * f))
+    # The margin's depth stays at the locally farthest surface (+ the threshold) even where a
+    # nearer receding surface gives it its colour: the margin is sized for the farthest
+    # surface's slide (reveal.margin_for_move); nearer content there would slide past it and
+    # open holes at the border (a dolly zoom over a photo's near ground).
     # Masked means by area averaging: the photo with the unknown pixels zeroed (kept in its
     # own integer type: no full-size float copy), divided by the averaged mask.
     known8 = known_inside.view(np.uint8) * np.uint8(255)
@@ -75,7 +89,9 @@ def extend_frame(
     small_rgb = cv2.resize(masked, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
     del masked
     small_d = cv2.resize(
-        np.where(known_inside, disp, np.float32(0.0)), (sw, sh), interpolation=cv2.INTER_AREA
+        np.where(known_inside, np.minimum(disp, far), np.float32(0.0)),
+        (sw, sh),
+        interpolation=cv2.INTER_AREA,
     )
     norm = 1.0 / np.maximum(small_w, 1e-6)
     scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
@@ -98,3 +114,29 @@ def extend_frame(
     out_d = cv2.resize(filled_d.astype(np.float32), (out_w, out_h), interpolation=cv2.INTER_LINEAR)
     out_d[m : m + h, m : m + w] = disp
     return out_d, out_rgb
+
+
+def _reached_smoothly(
+    small: np.ndarray, seeds: np.ndarray, threshold: float, size: tuple[int, int]
+) -> np.ndarray:
+    """Pixels (at ``size``) of the surfaces reached from ``seeds`` on ``small`` without crossing
+    a step of more than ``threshold`` between neighbours: the nearer pixel of every such step is
+    left out, so 4-connected regions of the rest never span a step. Shrunk by one pixel of
+    ``small`` before it is scaled up, so no pixel of an object in front is taken along."""
+    t = np.float32(threshold)
+    dx = small[:, 1:] - small[:, :-1]
+    dy = small[1:, :] - small[:-1, :]
+    step = np.zeros(small.shape, bool)
+    step[:, 1:] |= dx > t  # the right pixel is nearer
+    step[:, :-1] |= -dx > t  # the left one is
+    step[1:, :] |= dy > t
+    step[:-1, :] |= -dy > t
+    smooth = (~step).view(np.uint8)
+    count, labels = cv2.connectedComponents(smooth, connectivity=4)
+    hit = np.zeros(count, bool)
+    hit[labels[seeds & ~step]] = True
+    hit[0] = False  # the step pixels
+    reached = hit[labels].view(np.uint8)
+    reached = cv2.erode(reached, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    up = cv2.resize(reached * np.uint8(255), size, interpolation=cv2.INTER_LINEAR)
+    return up > 127

@@ -49,3 +49,46 @@ def test_the_extension_keeps_the_background_colour() -> None:
     mean_bg = rgb[~disc].reshape(-1, 3).mean(axis=0)
     left = out_rgb[m:-m, :m].reshape(-1, 3).mean(axis=0)
     assert np.abs(left - mean_bg).max() < 25
+
+
+def photo_with_a_floor_and_a_box() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A blue wall (disparity 0.2) over a tan floor that comes nearer towards the bottom border
+    (0.2 -> 0.9, smoothly: no depth step from the wall), and a red box (1.0) standing on the
+    floor, cut by the bottom border."""
+    h, w = 120, 160
+    rgb = np.zeros((h, w, 3), np.uint8)
+    disp = np.full((h, w), 0.2, np.float32)
+    rgb[:] = (60, 60, 200)
+    horizon = 50
+    rows = np.arange(h)[:, None]
+    floor = np.broadcast_to(rows >= horizon, (h, w))
+    disp = np.where(floor, 0.2 + 0.7 * (rows - horizon) / (h - 1 - horizon), disp)
+    rgb[floor] = (200, 170, 110)
+    box = np.zeros((h, w), bool)
+    box[80:, 100:130] = True
+    rgb[box] = (230, 30, 20)
+    disp[box] = 1.0
+    return disp.astype(np.float32), rgb, box
+
+
+def test_a_floor_running_out_of_the_frame_continues_as_floor() -> None:
+    """A receding floor is as much background as the wall it runs into (no step between them),
+    however near it comes at the border: the margin below it is floor, not the wall's colour;
+    the box in front of it still contributes nothing."""
+    disp, rgb, _ = photo_with_a_floor_and_a_box()
+    m = 16
+    out_d, out_rgb = extend_frame(disp, rgb, m, 0.04)
+    # Left margin next to the floor's bottom rows, and the bottom margin left of the box.
+    for patch, d_patch in (
+        (out_rgb[m + 100 : m + 120, :m], out_d[m + 100 : m + 120, :m]),
+        (out_rgb[-m:, m + 10 : m + 80], out_d[-m:, m + 10 : m + 80]),
+    ):
+        mean = patch.reshape(-1, 3).mean(axis=0)
+        assert np.abs(mean - (200, 170, 110)).max() < 30, mean
+        # At most the locally farthest surface's depth (+ the threshold), never the floor's
+        # nearest rows' (0.9 at the bottom border): the margin is sized for the far slide.
+        assert d_patch.max() < 0.75
+    margin = np.ones(out_d.shape, bool)
+    margin[m:-m, m:-m] = False
+    assert not _reddish(out_rgb[margin]).any()
+    assert out_d[margin].max() < 0.95

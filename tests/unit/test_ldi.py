@@ -220,3 +220,15 @@ def test_background_grown_behind_a_soft_edge_stays_on_the_background_plane() -> 
     assert ldi.layers == 2
     assert (ldi.disp[1][grown] < 0.2 * 1.2).all()
     assert (ldi.disp[1][grown] >= 0.2 - 1e-6).all()
+
+
+def test_only_the_pixels_right_at_an_outline_are_left_out_of_the_context() -> None:
+    """The wall pixel next to the foreground's outline mixes both colours and is no context for
+    the hidden wall; the one beyond it is clean and is (the nearest colour there is)."""
+    disp, rgb, fg = two_planes()
+    pre = preprocess(disp, rgb.astype(np.float32) / 255.0, THRESHOLD, 5, 1, 0)
+    ldi = build_ldi(pre.disp, pre.cuts, rgb, THRESHOLD, 10, 2, 12, 0)
+    context = ldi.context[0]
+    rows = slice(24, 40)  # away from the square's corners
+    assert (context[rows, 27] < 0).all() and (context[rows, 56] < 0).all()  # at the outline
+    assert (context[rows, 26] >= 0).all() and (context[rows, 57] >= 0).all()  # one beyond
