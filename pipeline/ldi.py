@@ -471,16 +471,25 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         return links
     grown = valid[1:].any(axis=0)
     big = np.float32(np.inf)
+    # Flat (layer, position) views: 1-D gathers and scatters over flat positions are much
+    # cheaper than (y, x) fancy indexing of the 3-D / 4-D arrays.
+    valid_f = valid.reshape(k_layers, h * w)
+    disp_f = disp.reshape(k_layers, h * w)
+    links_f = links.reshape(k_layers, 4, h * w)
     for direction, (dy, dx) in ((R, (0, 1)), (D, (1, 0))):
         # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
-        g = grown[: h - dy, : w - dx] | grown[dy:, dx:]
-        py, px = np.nonzero(g)
-        if py.size == 0:
+        g = np.zeros((h, w), bool)
+        g[: h - dy, : w - dx] = grown[: h - dy, : w - dx] | grown[dy:, dx:]
+        p = np.flatnonzero(g)
+        if p.size == 0:
             continue
-        qy, qx = py + dy, px + dx
-        va, vb = valid[:, py, px], disp[:, py, px]  # (K, n)
-        wa, wb = valid[:, qy, qx], disp[:, qy, qx]
-        cut00 = (cuts.right if direction == R else cuts.down)[py, px]
+        n = p.size
+        q = p + (dy * w + dx)
+        va, vb = valid_f[:, p], disp_f[:, p]  # (K, n)
+        wa, wb = valid_f[:, q], disp_f[:, q]
+        cut = cuts.right if direction == R else cuts.down
+        # p lies inside the cut mask's (h - dy, w - dx) shape: its row and column there.
+        cut00 = cut.reshape(-1)[(p // w) * (w - dx) + p % w]
         # diff[k, j]: cost of linking sample k at p with sample j at q.
         diff = np.abs(vb[:, None] - wb[None, :])
         ok = va[:, None] & wa[None, :] & (diff <= threshold)
@@ -489,19 +498,21 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
         best_j = np.argmin(diff, axis=1)  # (K, n): for each k at p
         best_k = np.argmin(diff, axis=0)  # (K, n): for each j at q
-        opposite = OPPOSITE[direction]
+        col = np.arange(n)
+        fwd = np.empty((k_layers, n), np.int8)
         for k in range(k_layers):
             j = best_j[k]
-            finite = np.take_along_axis(diff[k], j[None], axis=0)[0] < big
-            mutual = np.take_along_axis(best_k, j[None], axis=0)[0] == k
-            linked = finite & mutual
-            links[k, direction, py, px] = np.where(linked, j, -1).astype(np.int8)
-            # Reverse links (symmetric by construction): clear, then set from the forward ones.
+            finite = diff[k].reshape(-1)[j * n + col] < big
+            mutual = best_k.reshape(-1)[j * n + col] == k
+            fwd[k] = np.where(finite & mutual, j, -1)
+            links_f[k, direction, p] = fwd[k]
+        # Reverse links (symmetric by construction): from the forward ones.
+        opposite = OPPOSITE[direction]
         for j in range(k_layers):
-            back = np.full(py.size, -1, np.int8)
+            back = np.full(n, -1, np.int8)
             for k in range(k_layers):
-                back = np.where(links[k, direction, py, px] == j, np.int8(k), back)
-            links[j, opposite, qy, qx] = back
+                back = np.where(fwd[k] == j, np.int8(k), back)
+            links_f[j, opposite, q] = back
     return links
 
 
@@ -532,11 +543,13 @@ def build_ldi(
     margin: int,
     valid0: np.ndarray | None = None,
     reveal: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    with_links: bool = True,
 ) -> LDI:
     """Lift a (margin-padded) photo and its preprocessed disparity into an LDI and grow the
     occluded geometry. ``disp``, ``cuts``, ``color`` and ``valid0`` are on the padded lattice;
     ``margin`` tells which positions are outside the photo. Colours of grown layers are left
-    for ``inpaint.inpaint_ldi``."""
+    for ``inpaint.inpaint_ldi``. Without ``with_links`` the links are left unset (all -1) for
+    the caller to fill with ``compute_links`` (e.g. while another thread inpaints)."""
     h, w = disp.shape
     masks, disps, contexts = grow_layers(
         disp, cuts, threshold, steps, max_layers, context_band, valid0, reveal
@@ -558,5 +571,8 @@ def build_ldi(
         flags[k][m] = GROWN | INPAINTED
     colors = np.zeros((k_layers, h, w, 3), color.dtype)
     colors[0] = color
-    links = compute_links(valid, disparity, cuts, threshold)
+    if with_links:
+        links = compute_links(valid, disparity, cuts, threshold)
+    else:
+        links = np.full((k_layers, 4, h, w), -1, np.int8)
     return LDI(margin, valid, disparity, colors, flags, links, threshold, contexts)

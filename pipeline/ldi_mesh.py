@@ -14,6 +14,7 @@ its quad / block, whose vertices are duplicated per tile.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -88,6 +89,33 @@ def ldi_to_mesh(
 ) -> MeshData:
     """Mesh and atlas for an inpainted LDI. ``z_of_disp`` maps normalised disparity to the
     camera-axis distance; ``block`` 0 = automatic, 1 = no simplification."""
+    mesh, tiles = ldi_geometry(ldi, intrinsics, z_of_disp, block, tolerance, skirts)
+    mesh.texture = ldi_texture(ldi, tiles)
+    return mesh
+
+
+def ldi_texture(ldi: LDI, tiles: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """The atlas texture of ``ldi_geometry``'s mesh (``tiles``: its used tiles per grown
+    layer). The only part of meshing that reads the LDI's colour, so the geometry can be built
+    while the grown layers are still being inpainted."""
+    texture, _ = atlas_mod.build_atlas(
+        ldi.color[0], [ldi.color[k] for k, _ in tiles], [t for _, t in tiles]
+    )
+    return texture
+
+
+def ldi_geometry(
+    ldi: LDI,
+    intrinsics: Intrinsics,
+    z_of_disp: Callable[[np.ndarray], np.ndarray],
+    block: int = 0,
+    tolerance: float = 0.002,
+    skirts: bool = True,
+) -> tuple[MeshData, list[tuple[int, np.ndarray]]]:
+    """Everything of ``ldi_to_mesh`` but the texture (left empty): vertices, triangles, UVs
+    (the atlas layout depends only on the lattice size and the tile count) and attributes,
+    with the used tiles per grown layer as (layer, (n, 2) tile rows and columns) for
+    ``ldi_texture``. Reads no colour."""
     k_layers = ldi.layers
     h, w = ldi.shape
     m = ldi.margin
@@ -156,6 +184,7 @@ def ldi_to_mesh(
 
     # --- vertices: layer 0 one per position; layer k one per (tile, position) ----------
     tiles_per_layer: list[np.ndarray] = []
+    tiles_of: list[tuple[int, np.ndarray]] = []
     vert_y, vert_x, vert_layer, vert_cell, vert_ly, vert_lx = [], [], [], [], [], []
     tri_out = []
     n_vertices = 0
@@ -182,6 +211,7 @@ def ldi_to_mesh(
         utile, tinv = np.unique(tkey, return_inverse=True)
         tiles_per_layer_k = np.stack([utile // tile_cols, utile % tile_cols], axis=1)
         tiles_per_layer.append(tiles_per_layer_k)
+        tiles_of.append((k, tiles_per_layer_k))
         ly = ty - (ay // tile)[:, None] * tile
         lx = tx - (ax // tile)[:, None] * tile
         side = tile + 1
@@ -212,8 +242,7 @@ def ldi_to_mesh(
     triangles = np.concatenate(tri_out).astype(np.int32)
 
     # --- atlas and UVs ---------------------------------------------------------------------
-    grown_colors = [ldi.color[k] for k in range(1, k_layers) if lmaps[k].size]
-    texture, lay = atlas_mod.build_atlas(ldi.color[0], grown_colors, tiles_per_layer)
+    lay = atlas_mod.layout((h, w), int(sum(t.shape[0] for t in tiles_per_layer)))
     uvs = np.empty((vy.size, 2), np.float32)
     in_photo = vcell < 0
     uvs[in_photo] = atlas_mod.photo_uv(lay, vy[in_photo], vx[in_photo])
@@ -244,14 +273,15 @@ def ldi_to_mesh(
             inpainted_attr = np.concatenate(
                 [inpainted_attr, np.zeros(sk_vertices.shape[0], np.int8)]
             )
-    return MeshData(
+    mesh = MeshData(
         vertices=vertices,
         triangles=triangles,
         uvs=uvs,
-        texture=texture,
+        texture=np.zeros((0, 0, 3), ldi.color.dtype),
         intrinsics=intrinsics,
         attributes={"layer": layer_attr, "inpainted": inpainted_attr},
     )
+    return mesh, tiles_of
 
 
 def _rank(positions: np.ndarray, size: int) -> np.ndarray:
@@ -400,7 +430,7 @@ def build_ldi_mesh(
 
     from .border import extend_frame
     from .inpaint import get_inpainter, inpaint_ldi
-    from .ldi import build_ldi, pad_reflect
+    from .ldi import build_ldi, compute_links, pad_reflect
     from .preprocess import preprocess
     from .reveal import focus_disparity, growth, margin_for_move, safe_motion
 
@@ -456,29 +486,44 @@ def build_ldi_mesh(
         margin,
         valid_p,
         reveal,
+        with_links=False,
     )
     timings["ldi"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
     progress("inpaint", 0.75, "Inpainting hidden background")
-    inpaint_ldi(ldi, get_inpainter(settings.inpainter, settings.device))
-    timings["inpaint"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    progress("mesh", 0.85, "Meshing and packing the texture atlas")
+    inpainter = get_inpainter(settings.inpainter, settings.device)
     raw = depth.disparity()
     z_of_disp = depth_function(
         depth.kind, float(np.max(raw)), settings.depth_scale, settings.far_ratio
     )
-    mesh = ldi_to_mesh(
-        ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance
-    )
+
+    def colour() -> float:
+        t = time.perf_counter()
+        inpaint_ldi(ldi, inpainter)
+        return time.perf_counter() - t
+
+    # Colour (inpainting) and geometry (links, triangles, UVs) read and write disjoint parts of
+    # the LDI, so they run side by side: numpy's and OpenCV's loops release the GIL, and on a
+    # machine with two cores or more this hides most of the inpainting. Only the atlas texture
+    # waits for the colours.
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        colour_done = pool.submit(colour)
+        ldi.links = compute_links(ldi.valid, ldi.disp, pre.cuts, threshold)
+        # safe_motion needs the links; it runs in the worker after the inpainting.
+        safe_done = pool.submit(safe_motion, ldi, intrinsics.fx, d_focus, floor)
+        progress("mesh", 0.85, "Meshing and packing the texture atlas")
+        mesh, tiles = ldi_geometry(
+            ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance
+        )
+        timings["inpaint"] = colour_done.result()
+        mesh.texture = ldi_texture(ldi, tiles)
+        safe = safe_done.result().to_dict()
     timings["meshing"] = time.perf_counter() - t0
     mesh.timings.update(timings)
     # In Blender units (a fraction of the focus distance the estimate was made for), so that
     # the animation side can compare it with any focus the artist picks.
     z_focus = float(z_of_disp(np.float32(d_focus)))
-    safe = safe_motion(ldi, intrinsics.fx, d_focus, floor).to_dict()
     mesh.safe_motion = {k: v * z_focus for k, v in safe.items()}
     mesh.frame_margin = margin
     return mesh
