@@ -181,11 +181,10 @@ MAX_EXTRAPOLATION = 0.5
 
 @dataclass
 class _Pass:
-    """Candidate samples of one growth pass (before the connectivity check) and the
-    per-seed attributes their ``lab`` indexes."""
+    """Candidate samples of one growth pass (before the connectivity check) as flat lattice
+    positions ``c`` (y * W + x), and the per-seed attributes their ``lab`` indexes."""
 
-    cy: np.ndarray
-    cx: np.ndarray
+    c: np.ndarray
     lab: np.ndarray
     dd: np.ndarray
     v: np.ndarray
@@ -194,8 +193,8 @@ class _Pass:
     gx_of: np.ndarray
     gy_of: np.ndarray
     labels: np.ndarray
-    zone_y: np.ndarray
-    zone_x: np.ndarray
+    dist: np.ndarray
+    zone_limit: float  # positions with dist <= zone_limit are the context zone
 
 
 def _pass(
@@ -246,23 +245,25 @@ def _pass(
     shrink = np.minimum(1.0, limit_cap / np.maximum(gnorm, 1e-12)).astype(np.float32)
     gx_of *= shrink
     gy_of *= shrink
-    # Work on the candidate pixels only (within reach of some seed): bands, not the image.
-    zone_y, zone_x = np.nonzero(dist <= max_steps + context_band)
-    zone_d = dist[zone_y, zone_x]
-    cand = (zone_d <= max_steps) & (zone_d > 0)
-    cy, cx, dd = zone_y[cand], zone_x[cand], zone_d[cand]
-    lab = labels[cy, cx]
+    # Work on the candidate pixels only (within reach of some seed), as flat positions: 1-D
+    # gathers are much cheaper than (y, x) fancy indexing, and the band may be most of the
+    # image. (The context zone, dist <= zone_limit, is taken later from ``dist``.)
+    w = F.shape[1]
+    dist_f = dist.reshape(-1)
+    c = np.flatnonzero((dist_f <= max_steps) & (dist_f > 0))
+    dd = dist_f[c]
+    lab = labels.reshape(-1)[c]
     ok = dd <= steps_of[lab] - reach_of[lab]
-    cy, cx, lab, dd = cy[ok], cx[ok], lab[ok], dd[ok]
+    c, lab, dd = c[ok], lab[ok], dd[ok]
+    cy, cx = np.divmod(c, w)
     v = value_of[lab] + gx_of[lab] * (cx - sx_of[lab]) + gy_of[lab] * (cy - sy_of[lab])
     v = np.maximum(v, np.float32(1.0 - MAX_EXTRAPOLATION) * value_of[lab])
     # Nothing grows farther away than the farthest surface the photo shows (a slope
     # measured at a crease, where a wall meets the floor, would otherwise tilt it away).
     v = np.maximum(v, far)
-    ok = v < F[cy, cx] - threshold
+    ok = v < F.reshape(-1)[c] - threshold
     return _Pass(
-        cy[ok],
-        cx[ok],
+        c[ok],
         lab[ok],
         dd[ok],
         v[ok],
@@ -271,8 +272,8 @@ def _pass(
         gx_of,
         gy_of,
         labels,
-        zone_y,
-        zone_x,
+        dist,
+        max_steps + context_band,
     )
 
 
@@ -376,22 +377,21 @@ def grow_layers(
             disp0=disp0, cuts=cuts, threshold=threshold, far=far,
         )  # fmt: skip
         p1 = run(seed, sy, sx, context_band=context_band)
-        cy, cx, lab, dd, v = p1.cy, p1.cx, p1.lab, p1.dd, p1.v
+        c, lab, dd, v = p1.c, p1.lab, p1.dd, p1.v
         value_of, reach_of, gx_of, gy_of = p1.value_of, p1.reach_of, p1.gx_of, p1.gy_of
-        labels, zone_y, zone_x = p1.labels, p1.zone_y, p1.zone_x
+        labels = p1.labels
         # Second pass for the far-reaching seeds (large jumps): in the first, every pixel
         # belongs to its nearest seed, and a nearby seed that may grow only a little (a small
         # step, a fragment) would stop a large edge's growth at the boundary of its cell.
         far_seed = seed & (steps_map > np.float32(steps) + 1.0)
-        if far_seed.any() and cy.size:
-            taken = np.zeros((h, w), bool)
-            taken[cy, cx] = True
+        if far_seed.any() and c.size:
+            taken = np.zeros(h * w, bool)
+            taken[c] = True
             fy, fx = np.nonzero(far_seed)
             p2 = run(far_seed, fy, fx, context_band=0.0)
-            new = ~taken[p2.cy, p2.cx]
+            new = ~taken[p2.c]
             offset = value_of.size
-            cy = np.concatenate([cy, p2.cy[new]])
-            cx = np.concatenate([cx, p2.cx[new]])
+            c = np.concatenate([c, p2.c[new]])
             lab = np.concatenate([lab, p2.lab[new] + offset])
             dd = np.concatenate([dd, p2.dd[new]])
             v = np.concatenate([v, p2.v[new]])
@@ -400,7 +400,7 @@ def grow_layers(
             gx_of = np.concatenate([gx_of, p2.gx_of])
             gy_of = np.concatenate([gy_of, p2.gy_of])
         accept = np.zeros((h, w), bool)
-        accept[cy, cx] = True
+        accept.reshape(-1)[c] = True
         # Keep only regions 4-connected to a seed (growth never jumps across a gap).
         n, comp = cv2.connectedComponents(accept.view(np.uint8), connectivity=4)
         if n <= 1:
@@ -409,12 +409,14 @@ def grow_layers(
         keep = np.zeros(n, bool)
         keep[np.unique(comp[touching])] = True
         keep[0] = False
-        ok = keep[comp[cy, cx]]
-        cy, cx, lab, dd, v = cy[ok], cx[ok], lab[ok], dd[ok], v[ok]
-        if cy.size == 0:
+        ok = keep[comp.reshape(-1)[c]]
+        c, lab, dd, v = c[ok], lab[ok], dd[ok], v[ok]
+        if c.size == 0:
             break
         accept = np.zeros((h, w), bool)
-        accept[cy, cx] = True
+        accept_f = accept.reshape(-1)
+        accept_f[c] = True
+        cy, cx = np.divmod(c, w)
         if k == max_layers:
             # Earlier rounds leave such meeting lines to the next round, which grows the
             # farther surface behind the nearer one (nested layers); the last round cannot.
@@ -422,27 +424,26 @@ def grow_layers(
                 v = _close_cracks(v, cy, cx, accept, F, threshold)
         # Background context for inpainting: near the grown region, on the seed's surface or
         # behind it, never in front of it (the foreground).
-        outside = ~accept[zone_y, zone_x]
-        zy, zx = zone_y[outside], zone_x[outside]
-        zl = labels[zy, zx]
-        vz = value_of[zl]
-        Fz = F[zy, zx]
+        z = np.flatnonzero((p1.dist.reshape(-1) <= p1.zone_limit) & ~accept_f)
+        vz = value_of[labels.reshape(-1)[z]]
+        Fz = F.reshape(-1)[z]
         inz = (Fz <= vz + threshold) & (Fz >= vz - 4.0 * threshold)
         # Pixels right at an outline mix both sides' colours (antialiasing, JPEG, the lens):
         # they would tint the hidden background with the foreground's colour.
-        inz &= ~mixed[zy, zx]
+        inz &= ~mixed.reshape(-1)[z]
+        z = z[inz]
         context = np.full((h, w), -1, np.int8)
-        context[zy[inz], zx[inz]] = Flayer[zy[inz], zx[inz]]
+        context.reshape(-1)[z] = Flayer.reshape(-1)[z]
         contexts.append(context)
         masks.append(accept)
         layer_disp = np.zeros((h, w), np.float32)
-        layer_disp[cy, cx] = v
+        layer_disp.reshape(-1)[c] = v
         disps.append(layer_disp)
-        F[cy, cx] = v
-        Flayer[cy, cx] = k
-        reach[cy, cx] = reach_of[lab] + dd
-        GX[cy, cx] = gx_of[lab]
-        GY[cy, cx] = gy_of[lab]
+        F.reshape(-1)[c] = v
+        Flayer.reshape(-1)[c] = k
+        reach.reshape(-1)[c] = reach_of[lab] + dd
+        GX.reshape(-1)[c] = gx_of[lab]
+        GY.reshape(-1)[c] = gy_of[lab]
         grown_y = np.concatenate([grown_y, cy])
         grown_x = np.concatenate([grown_x, cx])
     return masks, disps, contexts
