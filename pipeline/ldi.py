@@ -77,45 +77,29 @@ class LDI:
         return int(self.valid.sum())
 
 
-def _cut_pairs(cuts: Cuts) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
-    """(py, px, dy, dx) of every cut pair, right then down (computed once per LDI)."""
-    out = []
-    for cut, (dy, dx) in ((cuts.right, (0, 1)), (cuts.down, (1, 0))):
-        py, px = np.nonzero(cut)
-        out.append((py, px, dy, dx))
-    return out
-
-
 def _seeds(
     F: np.ndarray,
     Flayer: np.ndarray,
-    pairs0: list[tuple[np.ndarray, np.ndarray, int, int]],
-    grown_yx: tuple[np.ndarray, np.ndarray],
+    cuts: Cuts,
     threshold: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Background sides (ys, xs) of the cuts of the deepest-surface map F, and the disparity
-    of the foreground across each cut. Between two
-    layer-0 samples the cleaned cuts decide (noise fragments stay linked); a pair involving a
-    grown sample (``grown_yx``) is cut by the threshold. Sparse: only cut pairs and pairs next
-    to grown samples are looked at; a pixel may be listed twice."""
+    of the foreground across each cut. Between two layer-0 samples the cleaned cuts decide
+    (noise fragments stay linked); a pair involving a grown sample (Flayer > 0) is cut by the
+    threshold. Dense image masks, one nonzero per direction (the grown samples may be a large
+    part of the image); a pixel may be listed twice."""
     h, w = F.shape
     out_y, out_x, out_fg = [], [], []
-    gy0, gx0 = grown_yx
-    for py, px, dy, dx in pairs0:
+    grown = Flayer > 0
+    for cut, (dy, dx) in ((cuts.right, (0, 1)), (cuts.down, (1, 0))):
+        gp, gq = grown[: h - dy, : w - dx], grown[dy:, dx:]
+        any_grown = gp | gq
+        pair = cut & ~any_grown
+        if any_grown.any():
+            jump = F[dy:, dx:] - F[: h - dy, : w - dx]
+            pair |= any_grown & (np.abs(jump) > threshold)
+        py, px = np.nonzero(pair)
         qy, qx = py + dy, px + dx
-        both0 = (Flayer[py, px] == 0) & (Flayer[qy, qx] == 0)
-        py, px, qy, qx = py[both0], px[both0], qy[both0], qx[both0]
-        if gy0.size:
-            # Pairs whose p or q is grown: p = grown, or p = grown - step.
-            cy = np.concatenate([gy0, gy0 - dy])
-            cx = np.concatenate([gx0, gx0 - dx])
-            inside = (cy >= 0) & (cx >= 0) & (cy + dy < h) & (cx + dx < w)
-            cy, cx = cy[inside], cx[inside]
-            jump = F[cy + dy, cx + dx] - F[cy, cx]
-            sel = np.abs(jump) > threshold
-            py = np.concatenate([py, cy[sel]])
-            px = np.concatenate([px, cx[sel]])
-            qy, qx = py + dy, px + dx
         fp, fq = F[py, px], F[qy, qx]
         near_q = fq > fp
         out_y += [py[near_q], qy[~near_q]]
@@ -354,12 +338,9 @@ def grow_layers(
     disps: list[np.ndarray] = []
     contexts: list[np.ndarray] = []
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    pairs0 = _cut_pairs(cuts)
     mixed = cv2.dilate(cuts.edge_pixels().view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    grown_y = np.zeros(0, np.intp)
-    grown_x = np.zeros(0, np.intp)
     for k in range(1, max_layers + 1):
-        sy, sx, fg = _seeds(F, Flayer, pairs0, (grown_y, grown_x), threshold)
+        sy, sx, fg = _seeds(F, Flayer, cuts, threshold)
         own_steps = np.full(sy.size, np.float32(steps))
         if reveal is not None and sy.size:
             own_steps = np.maximum(own_steps, reveal(F[sy, sx], fg).astype(np.float32))
@@ -444,8 +425,6 @@ def grow_layers(
         reach.reshape(-1)[c] = reach_of[lab] + dd
         GX.reshape(-1)[c] = gx_of[lab]
         GY.reshape(-1)[c] = gy_of[lab]
-        grown_y = np.concatenate([grown_y, cy])
-        grown_x = np.concatenate([grown_x, cx])
     return masks, disps, contexts
 
 
