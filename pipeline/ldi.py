@@ -131,23 +131,35 @@ def seed_slope(
     # Differences within three pixels of a cut are left out: a soft depth edge leaves a faint
     # tail there (steps below the threshold) that would tilt the grown surface.
     near = cv2.dilate(cuts.edge_pixels().view(np.uint8), _TAIL).view(bool)
+    # Which differences count, as images indexed by the pair's first pixel (one flat gather
+    # per offset instead of three 2-D ones): right pairs (y, x)-(y, x+1), down (y, x)-(y+1, x).
+    ok_right = np.zeros((h, w), bool)
+    ok_right[:, :-1] = ~(cuts.right | near[:, :-1] | near[:, 1:])
+    ok_down = np.zeros((h, w), bool)
+    ok_down[:-1, :] = ~(cuts.down | near[:-1, :] | near[1:, :])
+    ok_right_f, ok_down_f = ok_right.reshape(-1), ok_down.reshape(-1)
+    disp_f = np.ascontiguousarray(disp).reshape(-1)
     sx = np.zeros(ys.size, np.float32)
     nx = np.zeros(ys.size, np.float32)
     sy = np.zeros(ys.size, np.float32)
     ny = np.zeros(ys.size, np.float32)
-    for oy in range(-radius, radius + 1):
+    offsets = range(-radius, radius + 1)
+    cols = [np.clip(xs + ox, 0, w - 1) for ox in offsets]  # xx per ox
+    cols_r = [np.clip(xx, 0, w - 2) for xx in cols]  # xr per ox
+    for oy in offsets:
         yy = np.clip(ys + oy, 0, h - 1)
-        yd = np.clip(yy, 0, h - 2)
-        for ox in range(-radius, radius + 1):
-            xx = np.clip(xs + ox, 0, w - 1)
-            xr = np.clip(xx, 0, w - 2)
-            a, b = disp[yy, xr], disp[yy, xr + 1]
-            ok = ~(cuts.right[yy, xr] | near[yy, xr] | near[yy, xr + 1])
+        row = yy * w
+        row_d = np.clip(yy, 0, h - 2) * w
+        for xx, xr in zip(cols, cols_r, strict=True):
+            i = row + xr
+            a, b = disp_f[i], disp_f[i + 1]
+            ok = ok_right_f[i]
             ok &= (np.abs(a - own) <= band) & (np.abs(b - own) <= band)
             sx += np.where(ok, b - a, 0.0)
             nx += ok
-            a, b = disp[yd, xx], disp[yd + 1, xx]
-            ok = ~(cuts.down[yd, xx] | near[yd, xx] | near[yd + 1, xx])
+            i = row_d + xx
+            a, b = disp_f[i], disp_f[i + w]
+            ok = ok_down_f[i]
             ok &= (np.abs(a - own) <= band) & (np.abs(b - own) <= band)
             sy += np.where(ok, b - a, 0.0)
             ny += ok
