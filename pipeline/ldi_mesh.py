@@ -32,6 +32,16 @@ from .simplify import auto_block, triangulate
 GROWN_TOLERANCE = 4.0
 
 
+def _pick(stack: np.ndarray, lmap: np.ndarray) -> np.ndarray:
+    """``stack[lmap[y, x], y, x]`` for a (K, h, w) stack and an (h, w) layer map, layer 0
+    where lmap < 0 (as clipping the map would). A select per layer: the layer maps hold a few
+    small values, and K cheap passes beat a gather with a full-size intp index."""
+    out = stack[0].copy()
+    for k in range(1, stack.shape[0]):
+        np.copyto(out, stack[k], where=lmap == k)
+    return out
+
+
 def _ring(ldi: LDI, k: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
     """Layer map of layer k's image over a crop: k where it has a sample, else the layer of
     the linked neighbouring sample (two passes: 4-neighbours, then their neighbours so that
@@ -41,23 +51,19 @@ def _ring(ldi: LDI, k: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
     h, w = own.shape
     for _ in range(2):
         src = lmap.copy()
+        has_src = src >= 0
         for d, (dy, dx) in enumerate(STEPS):
-            # Positions p whose neighbour q = p + (dy, dx) is unset.
+            # Positions p whose neighbour q = p + (dy, dx) is unset take the layer that the
+            # sample shown at p links to in direction d (dense: each q has one such p).
             py = slice(max(0, -dy), h - max(0, dy))
             px = slice(max(0, -dx), w - max(0, dx))
             qy = slice(max(0, dy), h - max(0, -dy))
             qx = slice(max(0, dx), w - max(0, -dx))
-            lp = src[py, px]
-            has = lp >= 0
-            if not has.any():
-                continue
-            gy, gx = np.nonzero(has)
-            lay = lp[gy, gx].astype(np.intp)
-            j = ldi.links[lay, d, gy + y0 + py.start, gx + x0 + px.start]
+            j = _pick(ldi.links[:, d, y0:y1, x0:x1], src)
+            j[~has_src] = -1
+            jp = j[py, px]
             target = lmap[qy, qx]
-            cur = target[gy, gx]
-            setm = (cur < 0) & (j >= 0)
-            target[gy[setm], gx[setm]] = j[setm]
+            np.copyto(target, jp, where=(target < 0) & (jp >= 0))
     return lmap
 
 
@@ -71,9 +77,8 @@ def _links_in_image(ldi: LDI, lmap: np.ndarray, y0: int, x0: int) -> tuple[np.nd
         right_of = ldi.links[0, R, y0 : y0 + h, x0 : x0 + w]
         down_of = ldi.links[0, D, y0 : y0 + h, x0 : x0 + w]
     else:
-        lp = np.clip(lmap, 0, None)[None].astype(np.intp)
-        right_of = np.take_along_axis(ldi.links[:, R, y0 : y0 + h, x0 : x0 + w], lp, axis=0)[0]
-        down_of = np.take_along_axis(ldi.links[:, D, y0 : y0 + h, x0 : x0 + w], lp, axis=0)[0]
+        right_of = _pick(ldi.links[:, R, y0 : y0 + h, x0 : x0 + w], lmap)
+        down_of = _pick(ldi.links[:, D, y0 : y0 + h, x0 : x0 + w], lmap)
     link_r = present[:, :-1] & present[:, 1:] & (right_of[:, :-1] == lmap[:, 1:])
     link_d = present[:-1, :] & present[1:, :] & (down_of[:-1, :] == lmap[1:, :])
     return link_r, link_d
@@ -161,9 +166,7 @@ def ldi_geometry(
         if lmap.size == 0:
             continue
         present = lmap >= 0
-        disp = np.take_along_axis(
-            ldi.disp[:, y0:y1, x0:x1], np.clip(lmap, 0, None)[None].astype(np.intp), axis=0
-        )[0]
+        disp = _pick(ldi.disp[:, y0:y1, x0:x1], lmap)
         link_r, link_d = _links_in_image(ldi, lmap, y0, x0)
         own = None if k == 0 else lmap == k
         tris, anchor = triangulate(
