@@ -33,6 +33,7 @@ behind the front one; that meeting line is a cut in F and seeds the next layer.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -351,6 +352,7 @@ def grow_layers(
     contexts: list[np.ndarray] = []
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     mixed = cv2.dilate(cuts.edge_pixels().view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    pool = ThreadPoolExecutor(max_workers=1)
     for k in range(1, max_layers + 1):
         sy, sx, fg = _seeds(F, Flayer, cuts, threshold)
         own_steps = np.full(sy.size, np.float32(steps))
@@ -369,19 +371,23 @@ def grow_layers(
             _pass, F=F, Flayer=Flayer, reach=reach, steps_map=steps_map, GX=GX, GY=GY,
             disp0=disp0, cuts=cuts, threshold=threshold, far=far,
         )  # fmt: skip
+        # Second pass for the far-reaching seeds (large jumps): in the first, every pixel
+        # belongs to its nearest seed, and a nearby seed that may grow only a little (a small
+        # step, a fragment) would stop a large edge's growth at the boundary of its cell.
+        # The two passes only read the maps: the second runs in a thread beside the first.
+        far_seed = seed & (steps_map > np.float32(steps) + 1.0)
+        second: Future[_Pass] | None = None
+        if far_seed.any():
+            fy, fx = np.nonzero(far_seed)
+            second = pool.submit(run, far_seed, fy, fx, context_band=0.0)
         p1 = run(seed, sy, sx, context_band=context_band)
         c, lab, dd, v = p1.c, p1.lab, p1.dd, p1.v
         value_of, reach_of, gx_of, gy_of = p1.value_of, p1.reach_of, p1.gx_of, p1.gy_of
         labels = p1.labels
-        # Second pass for the far-reaching seeds (large jumps): in the first, every pixel
-        # belongs to its nearest seed, and a nearby seed that may grow only a little (a small
-        # step, a fragment) would stop a large edge's growth at the boundary of its cell.
-        far_seed = seed & (steps_map > np.float32(steps) + 1.0)
-        if far_seed.any() and c.size:
+        p2 = second.result() if second is not None else None
+        if p2 is not None and c.size:
             taken = np.zeros(h * w, bool)
             taken[c] = True
-            fy, fx = np.nonzero(far_seed)
-            p2 = run(far_seed, fy, fx, context_band=0.0)
             new = ~taken[p2.c]
             offset = value_of.size
             c = np.concatenate([c, p2.c[new]])
@@ -437,6 +443,7 @@ def grow_layers(
         reach.reshape(-1)[c] = reach_of[lab] + dd
         GX.reshape(-1)[c] = gx_of[lab]
         GY.reshape(-1)[c] = gy_of[lab]
+    pool.shutdown()
     return masks, disps, contexts
 
 
