@@ -281,21 +281,22 @@ CRACK_PASSES = 3
 
 def _close_cracks(
     v: np.ndarray,
-    cy: np.ndarray,
-    cx: np.ndarray,
+    c: np.ndarray,
     accept: np.ndarray,
     F: np.ndarray,
     threshold: float,
+    weights: list[np.ndarray],
 ) -> np.ndarray:
     """Where the background grown from two different edges meets (trees behind one part of
     an outline, sky behind the next), neighbouring grown samples can differ by more than the
     threshold: they would not be linked, and a moving camera would look through the crack
     between them. There the grown disparity is smoothed (a normalised Gaussian over the grown
     samples), so the hidden background is one surface; samples that would come forward of
-    what they hide keep their value."""
+    what they hide keep their value. ``c``: the grown samples' flat positions; ``weights``
+    caches the blurred ``accept`` mask across passes (the samples do not change)."""
     h, w = accept.shape
     field = np.zeros((h, w), np.float32)
-    field[cy, cx] = v
+    field.reshape(-1)[c] = v
     jump = np.zeros((h, w), bool)
     dx = accept[:, :-1] & accept[:, 1:] & (np.abs(np.diff(field, axis=1)) > threshold)
     dy = accept[:-1, :] & accept[1:, :] & (np.abs(np.diff(field, axis=0)) > threshold)
@@ -307,10 +308,11 @@ def _close_cracks(
         return v
     r = int(np.ceil(2 * CRACK_SIGMA))
     near = cv2.dilate(jump.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
-    weight = cv2.GaussianBlur(accept.astype(np.float32), (0, 0), CRACK_SIGMA)
-    smooth = cv2.GaussianBlur(field, (0, 0), CRACK_SIGMA) / np.maximum(weight, 1e-6)
-    s = smooth[cy, cx]
-    ok = near[cy, cx] & (s < F[cy, cx] - threshold)
+    if not weights:
+        weights.append(cv2.GaussianBlur(accept.astype(np.float32), (0, 0), CRACK_SIGMA))
+    smooth = cv2.GaussianBlur(field, (0, 0), CRACK_SIGMA) / np.maximum(weights[0], 1e-6)
+    s = smooth.reshape(-1)[c]
+    ok = near.reshape(-1)[c] & (s < F.reshape(-1)[c] - threshold)
     return np.where(ok, s, v).astype(np.float32)
 
 
@@ -415,12 +417,12 @@ def grow_layers(
         accept = np.zeros((h, w), bool)
         accept_f = accept.reshape(-1)
         accept_f[c] = True
-        cy, cx = np.divmod(c, w)
         if k == max_layers:
             # Earlier rounds leave such meeting lines to the next round, which grows the
             # farther surface behind the nearer one (nested layers); the last round cannot.
+            weights: list[np.ndarray] = []
             for _ in range(CRACK_PASSES):
-                v = _close_cracks(v, cy, cx, accept, F, threshold)
+                v = _close_cracks(v, c, accept, F, threshold, weights)
         # Background context for inpainting: near the grown region, on the seed's surface or
         # behind it, never in front of it (the foreground).
         z = np.flatnonzero((p1.dist.reshape(-1) <= p1.zone_limit) & ~accept_f)

@@ -211,7 +211,11 @@ def ldi_geometry(
             tiles_per_layer_k = None
             continue
         tkey = (ay // tile) * tile_cols + (ax // tile)
-        utile, tinv = np.unique(tkey, return_inverse=True)
+        # np.unique(tkey, return_inverse=True) without a sort: the keys are small.
+        used_tile = np.zeros(int(tkey.max()) + 1, bool)
+        used_tile[tkey] = True
+        utile = np.flatnonzero(used_tile)
+        tinv = _rank(utile, used_tile.size)[tkey]
         tiles_per_layer_k = np.stack([utile // tile_cols, utile % tile_cols], axis=1)
         tiles_per_layer.append(tiles_per_layer_k)
         tiles_of.append((k, tiles_per_layer_k))
