@@ -171,29 +171,30 @@ def get_inpainter(name: str, device: str = "cpu") -> Inpainter:
 def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa: F821
     """Fill the colour of every grown layer in place, front layers first (a deeper layer's
     context may be the colour of a grown layer before it)."""
-    from .ldi import INPAINTED  # noqa: F401  (documentation: grown samples carry INPAINTED)
+    from .ldi import (
+        INPAINTED,  # noqa: F401  (documentation: grown samples carry INPAINTED)
+        mask_bbox,
+    )
 
     scale = 65535.0 if ldi.color.dtype == np.uint16 else 255.0
     h, w = ldi.shape
     for k in range(1, ldi.layers):
         context = ldi.context[k - 1]
-        region = ldi.valid[k] | (context >= 0)
-        ys, xs = np.nonzero(ldi.valid[k])
-        if ys.size == 0:
+        box = mask_bbox(ldi.valid[k])
+        if box is None:
             continue
         # Crop: the grown samples plus the atlas padding around them; context inside it.
-        y0, y1 = max(int(ys.min()) - pad - 2, 0), min(int(ys.max()) + pad + 3, h)
-        x0, x1 = max(int(xs.min()) - pad - 2, 0), min(int(xs.max()) + pad + 3, w)
-        del region
+        y0, y1 = max(box[0] - pad - 2, 0), min(box[1] + pad + 2, h)
+        x0, x1 = max(box[2] - pad - 2, 0), min(box[3] + pad + 2, w)
         ctx = context[y0:y1, x0:x1]
         known = ctx >= 0
         image = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
         if known.any():
-            src_layer = np.clip(ctx, 0, None)
-            yy, xx = np.nonzero(known)
-            image[yy, xx] = (
-                ldi.color[src_layer[yy, xx], yy + y0, xx + x0].astype(np.float32) / scale
-            )
+            # The context colour of each known pixel, layer by layer (a boolean select per
+            # layer is cheaper than a 3-D gather).
+            for j in range(k):
+                m = ctx == j
+                image[m] = ldi.color[j, y0:y1, x0:x1][m].astype(np.float32) / scale
             filled = inpainter(image, known)
         else:
             filled = image

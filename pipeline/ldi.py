@@ -78,6 +78,16 @@ class LDI:
         return int(self.valid.sum())
 
 
+def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1), end exclusive, of the true pixels of a 2-D mask, or None when there
+    are none. From the row and column projections: cheaper than listing the pixels."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
 def _seeds(
     F: np.ndarray,
     Flayer: np.ndarray,

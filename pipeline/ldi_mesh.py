@@ -21,7 +21,7 @@ import numpy as np
 
 from . import atlas as atlas_mod
 from .intrinsics import Intrinsics
-from .ldi import INPAINTED, LDI, STEPS, D, R
+from .ldi import INPAINTED, LDI, STEPS, D, R, mask_bbox
 from .mesh import unproject
 from .mesh_data import MeshData
 from .simplify import auto_block, triangulate
@@ -135,15 +135,15 @@ def ldi_geometry(
     lmaps: list[np.ndarray] = [np.where(ldi.valid[0], np.int8(0), np.int8(-1))]
     keep_full = [np.zeros((h, w), bool) for _ in range(k_layers)]
     for k in range(1, k_layers):
-        ys, xs = np.nonzero(ldi.valid[k])
-        if ys.size == 0:
+        box = mask_bbox(ldi.valid[k])
+        if box is None:
             crops.append((0, 0, 0, 0))
             lmaps.append(np.zeros((0, 0), np.int8))
             continue
         # Crop origin on the block grid so blocks never straddle atlas tiles.
-        y0 = max(int(ys.min()) - 2, 0) // max(s, 1) * max(s, 1)
-        x0 = max(int(xs.min()) - 2, 0) // max(s, 1) * max(s, 1)
-        y1, x1 = min(int(ys.max()) + 3, h), min(int(xs.max()) + 3, w)
+        y0 = max(box[0] - 2, 0) // max(s, 1) * max(s, 1)
+        x0 = max(box[2] - 2, 0) // max(s, 1) * max(s, 1)
+        y1, x1 = min(box[1] + 2, h), min(box[3] + 2, w)
         lmap = _ring(ldi, k, y0, y1, x0, x1)
         crops.append((y0, y1, x0, x1))
         lmaps.append(lmap)
