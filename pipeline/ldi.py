@@ -255,13 +255,15 @@ def _pass(
     # Work on the candidate pixels only (within reach of some seed), as flat positions: 1-D
     # gathers are much cheaper than (y, x) fancy indexing, and the band may be most of the
     # image. (The context zone, dist <= zone_limit, is taken later from ``dist``.)
+    # The reach test is dense (image-wide gathers by label): listing every pixel within the
+    # largest seed's reach first would list most of the image.
     w = F.shape[1]
-    dist_f = dist.reshape(-1)
-    c = np.flatnonzero((dist_f <= max_steps) & (dist_f > 0))
-    dd = dist_f[c]
+    own_reach = steps_of[labels]
+    own_reach -= reach_of[labels]
+    c = np.flatnonzero((dist <= own_reach) & (dist > 0))
+    del own_reach
+    dd = dist.reshape(-1)[c]
     lab = labels.reshape(-1)[c]
-    ok = dd <= steps_of[lab] - reach_of[lab]
-    c, lab, dd = c[ok], lab[ok], dd[ok]
     cy, cx = np.divmod(c, w)
     v = value_of[lab] + gx_of[lab] * (cx - sx_of[lab]) + gy_of[lab] * (cy - sy_of[lab])
     v = np.maximum(v, np.float32(1.0 - MAX_EXTRAPOLATION) * value_of[lab])
@@ -435,16 +437,16 @@ def grow_layers(
                 v = _close_cracks(v, c, accept, F, threshold, weights)
         # Background context for inpainting: near the grown region, on the seed's surface or
         # behind it, never in front of it (the foreground).
-        z = np.flatnonzero((p1.dist.reshape(-1) <= p1.zone_limit) & ~accept_f)
-        vz = value_of[labels.reshape(-1)[z]]
-        Fz = F.reshape(-1)[z]
-        inz = (Fz <= vz + threshold) & (Fz >= vz - 4.0 * threshold)
+        # Dense: the zone is usually most of the image.
+        vz = value_of[labels]
+        inz = (p1.dist <= p1.zone_limit) & ~accept
+        inz &= F <= vz + threshold
+        inz &= F >= vz - 4.0 * threshold
         # Pixels right at an outline mix both sides' colours (antialiasing, JPEG, the lens):
         # they would tint the hidden background with the foreground's colour.
-        inz &= ~mixed.reshape(-1)[z]
-        z = z[inz]
-        context = np.full((h, w), -1, np.int8)
-        context.reshape(-1)[z] = Flayer.reshape(-1)[z]
+        inz &= ~mixed
+        del vz
+        context = np.where(inz, Flayer, np.int8(-1))
         contexts.append(context)
         masks.append(accept)
         layer_disp = np.zeros((h, w), np.float32)
