@@ -461,6 +461,21 @@ def grow_layers(
     return masks, disps, contexts
 
 
+def _argmin_small(a: np.ndarray, axis: int) -> np.ndarray:
+    """``np.argmin(a, axis)`` for a (K, K, n) array with small K (first minimum wins, as
+    argmin): K - 1 elementwise comparisons, much faster than argmin along a short strided
+    axis."""
+    take = (lambda i: a[:, i]) if axis == 1 else (lambda i: a[i])
+    best = take(0).copy()
+    index = np.zeros(best.shape, np.intp)
+    for i in range(1, a.shape[axis]):
+        cand = take(i)
+        better = cand < best
+        index[better] = i
+        np.copyto(best, cand, where=better)
+    return index
+
+
 def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: float) -> np.ndarray:
     """Symmetric 4-neighbour links. Layer 0 to layer 0: linked unless cut. Pairs involving a
     grown sample: linked when their disparities differ by at most the threshold and each is the
@@ -509,8 +524,8 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
         diff = np.where(ok, diff, big)
         # Layer 0 - layer 0 is decided by the cuts and takes priority.
         diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
-        best_j = np.argmin(diff, axis=1)  # (K, n): for each k at p
-        best_k = np.argmin(diff, axis=0)  # (K, n): for each j at q
+        best_j = _argmin_small(diff, axis=1)  # (K, n): for each k at p
+        best_k = _argmin_small(diff, axis=0)  # (K, n): for each j at q
         col = np.arange(n)
         fwd = np.empty((k_layers, n), np.int8)
         for k in range(k_layers):
