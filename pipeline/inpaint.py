@@ -47,8 +47,12 @@ class Inpainter(Protocol):
 def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Fill unknown pixels by coarse-to-fine interpolation of the known ones."""
     h, w = known.shape
+    image = np.ascontiguousarray(image, np.float32)
+    channels = image.shape[-1]
     weight = known.astype(np.float32)
-    premult = image.astype(np.float32) * weight[..., None]
+    # Per-pixel factors repeated per channel: flat elementwise operations are much faster
+    # than broadcasting over a last axis of length 3.
+    premult = (image.reshape(-1) * np.repeat(weight.reshape(-1), channels)).reshape(image.shape)
     levels: list[tuple[np.ndarray, np.ndarray]] = [(premult, weight)]
     while min(levels[-1][1].shape) > 2 and levels[-1][1].min() <= 0.0:
         c, wgt = levels[-1]
@@ -69,8 +73,9 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
         filled = own * alpha + up * (1.0 - alpha)
     if len(levels) > 1:
         filled = cv2.pyrUp(filled, dstsize=(w, h))
-    out = np.where(known[..., None], image, filled)
-    return out.astype(np.float32, copy=False)
+    out = np.ascontiguousarray(filled, np.float32)
+    np.copyto(out.reshape(-1), image.reshape(-1), where=np.repeat(known.reshape(-1), channels))
+    return out
 
 
 def telea(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -188,16 +193,19 @@ def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa
         x0, x1 = max(box[2] - pad - 2, 0), min(box[3] + pad + 2, w)
         ctx = context[y0:y1, x0:x1]
         known = ctx >= 0
-        image = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
         if known.any():
-            # The context colour of each known pixel, layer by layer (a boolean select per
-            # layer is cheaper than a 3-D gather).
+            # The context colour of each known pixel, layer by layer: flat selects with the
+            # mask repeated per channel (cheaper than a 3-D gather), converted once.
+            picked = np.zeros((y1 - y0, x1 - x0, 3), ldi.color.dtype)
             for j in range(k):
-                m = ctx == j
-                image[m] = ldi.color[j, y0:y1, x0:x1][m].astype(np.float32) / scale
+                m = np.repeat((ctx == j).reshape(-1), 3)
+                if m.any():
+                    crop = np.ascontiguousarray(ldi.color[j, y0:y1, x0:x1])
+                    np.copyto(picked.reshape(-1), crop.reshape(-1), where=m)
+            image = picked.astype(np.float32) / scale
             filled = inpainter(image, known)
         else:
-            filled = image
+            filled = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
         out = np.clip(filled * scale + 0.5, 0, scale).astype(ldi.color.dtype)
         ldi.color[k, y0:y1, x0:x1] = out
         # Outside the crop the layer's colour is never sampled (atlas tiles lie inside it),
