@@ -159,7 +159,7 @@ def ldi_geometry(
     ]
 
     # --- triangulate every layer image -------------------------------------------------
-    pieces = []  # (k, triangles in global flat lattice positions, anchors global y, x)
+    pieces = []  # (k, triangles and anchors as flat crop positions, layer map, crop y0, x0, w)
     for k in range(k_layers):
         y0, y1, x0, x1 = crops[k]
         lmap = lmaps[k]
@@ -180,10 +180,7 @@ def ldi_geometry(
             own,
             keep_full[k][y0:y1, x0:x1],
         )
-        cw = x1 - x0
-        ty, tx = tris // cw + y0, tris % cw + x0
-        ay, ax = anchor // cw + y0, anchor % cw + x0
-        pieces.append((k, ty, tx, ay, ax, lmap, y0, x0))
+        pieces.append((k, tris, anchor, lmap, (y0, x0, x1 - x0)))
 
     # --- vertices: layer 0 one per position; layer k one per (tile, position) ----------
     tiles_per_layer: list[np.ndarray] = []
@@ -193,9 +190,10 @@ def ldi_geometry(
     n_vertices = 0
     tile_cols = -(-w // tile) + 1
     cell_base = 0
-    for k, ty, tx, ay, ax, lmap, y0, x0 in pieces:
+    for k, tris, anchor, lmap, (y0, x0, cw) in pieces:
         if k == 0:
-            flat = ty.astype(np.int64) * w + tx
+            # Layer 0's image is the whole lattice: crop positions are lattice positions.
+            flat = tris.astype(np.int64, copy=False)
             used = np.zeros(h * w, bool)
             used[flat.ravel()] = True
             pos = np.flatnonzero(used)
@@ -210,6 +208,12 @@ def ldi_geometry(
             n_vertices += pos.size
             tiles_per_layer_k = None
             continue
+        ty, tx = np.divmod(tris, cw)
+        ty += y0
+        tx += x0
+        ay, ax = np.divmod(anchor, cw)
+        ay += y0
+        ax += x0
         tkey = (ay // tile) * tile_cols + (ax // tile)
         # np.unique(tkey, return_inverse=True) without a sort: the keys are small.
         used_tile = np.zeros(int(tkey.max()) + 1, bool)
@@ -219,10 +223,16 @@ def ldi_geometry(
         tiles_per_layer_k = np.stack([utile // tile_cols, utile % tile_cols], axis=1)
         tiles_per_layer.append(tiles_per_layer_k)
         tiles_of.append((k, tiles_per_layer_k))
-        ly = ty - (ay // tile)[:, None] * tile
-        lx = tx - (ax // tile)[:, None] * tile
+        # key = tinv * side^2 + (ty - tile row * tile) * side + (tx - tile column * tile):
+        # the per-triangle part first, repeated per corner (flat adds are much faster than
+        # broadcasting over the corner axis).
         side = tile + 1
-        key = tinv[:, None].astype(np.int64) * (side * side) + ly * side + lx
+        base = tinv.astype(np.int64) * (side * side)
+        base -= (ay // tile) * (tile * side)
+        base -= (ax // tile) * tile
+        key = ty * side
+        key += tx
+        key += np.repeat(base, 3).reshape(key.shape)
         used = np.zeros(utile.size * side * side, bool)
         used[key.ravel()] = True
         ukey = np.flatnonzero(used)
