@@ -68,8 +68,9 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     for c, wgt in reversed(levels[1:-1]):
         up = cv2.pyrUp(filled, dstsize=(wgt.shape[1], wgt.shape[0]))
         # Confidence: a pixel with weight >= 0.25 at this level keeps its own average.
-        alpha = np.clip(wgt * 4.0, 0.0, 1.0)[..., None]
-        own = c / np.maximum(wgt, 1e-8)[..., None]
+        # (Per-pixel factors repeated per channel, as above.)
+        alpha = np.repeat(np.clip(wgt * 4.0, 0.0, 1.0).reshape(-1), channels).reshape(c.shape)
+        own = c / np.repeat(np.maximum(wgt, 1e-8).reshape(-1), channels).reshape(c.shape)
         filled = own * alpha + up * (1.0 - alpha)
     if len(levels) > 1:
         filled = cv2.pyrUp(filled, dstsize=(w, h))

@@ -256,7 +256,7 @@ def ldi_geometry(
     vx = np.concatenate(vert_x)
     vl = np.concatenate(vert_layer).astype(np.intp)
     vcell = np.concatenate(vert_cell)
-    triangles = np.concatenate(tri_out).astype(np.int32)
+    triangles = np.concatenate(tri_out).astype(np.int32, copy=False)
 
     # --- atlas and UVs ---------------------------------------------------------------------
     lay = atlas_mod.layout((h, w), int(sum(t.shape[0] for t in tiles_per_layer)))
@@ -305,8 +305,9 @@ def _rank(positions: np.ndarray, size: int) -> np.ndarray:
     """Index of each of the sorted ``positions`` in a table of ``size`` (only those entries are
     set): the vertex number of a used lattice position. Cheaper than a cumulative sum over the
     whole lattice, whose untouched entries are never read."""
-    table = np.empty(size, np.int64)
-    table[positions] = np.arange(positions.size, dtype=np.int64)
+    # int32: vertex and tile numbers stay far below 2**31, and the triangles are int32.
+    table = np.empty(size, np.int32)
+    table[positions] = np.arange(positions.size, dtype=np.int32)
     return table
 
 
