@@ -40,6 +40,7 @@ from functools import partial
 import cv2
 import numpy as np
 
+from .parallel import thread_map
 from .preprocess import Cuts
 
 ORIGINAL = 1  # a pixel of the photo
@@ -476,6 +477,63 @@ def _argmin_small(a: np.ndarray, axis: int) -> np.ndarray:
     return index
 
 
+def _link_direction(
+    links: np.ndarray,
+    valid: np.ndarray,
+    disp: np.ndarray,
+    grown: np.ndarray,
+    cuts: Cuts,
+    threshold: float,
+    direction: int,
+) -> None:
+    """compute_links for the pairs (p, q = p + step) of one direction (R or D) with a grown
+    sample on either side: sets links[:, direction] at p and links[:, opposite] at q."""
+    k_layers, h, w = valid.shape
+    dy, dx = STEPS[direction]
+    big = np.float32(np.inf)
+    # Flat (layer, position) views: 1-D gathers and scatters over flat positions are much
+    # cheaper than (y, x) fancy indexing of the 3-D / 4-D arrays.
+    valid_f = valid.reshape(k_layers, h * w)
+    disp_f = disp.reshape(k_layers, h * w)
+    links_f = links.reshape(k_layers, 4, h * w)
+    # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
+    g = np.zeros((h, w), bool)
+    g[: h - dy, : w - dx] = grown[: h - dy, : w - dx] | grown[dy:, dx:]
+    p = np.flatnonzero(g)
+    if p.size == 0:
+        return
+    n = p.size
+    q = p + (dy * w + dx)
+    va, vb = valid_f[:, p], disp_f[:, p]  # (K, n)
+    wa, wb = valid_f[:, q], disp_f[:, q]
+    cut = cuts.right if direction == R else cuts.down
+    # p lies inside the cut mask's (h - dy, w - dx) shape: its row and column there.
+    cut00 = cut.reshape(-1)[(p // w) * (w - dx) + p % w]
+    # diff[k, j]: cost of linking sample k at p with sample j at q.
+    diff = np.abs(vb[:, None] - wb[None, :])
+    ok = va[:, None] & wa[None, :] & (diff <= threshold)
+    diff = np.where(ok, diff, big)
+    # Layer 0 - layer 0 is decided by the cuts and takes priority.
+    diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
+    best_j = _argmin_small(diff, axis=1)  # (K, n): for each k at p
+    best_k = _argmin_small(diff, axis=0)  # (K, n): for each j at q
+    col = np.arange(n)
+    fwd = np.empty((k_layers, n), np.int8)
+    for k in range(k_layers):
+        j = best_j[k]
+        finite = diff[k].reshape(-1)[j * n + col] < big
+        mutual = best_k.reshape(-1)[j * n + col] == k
+        fwd[k] = np.where(finite & mutual, j, -1)
+        links_f[k, direction, p] = fwd[k]
+    # Reverse links (symmetric by construction): from the forward ones.
+    opposite = OPPOSITE[direction]
+    for j in range(k_layers):
+        back = np.full(n, -1, np.int8)
+        for k in range(k_layers):
+            back = np.where(fwd[k] == j, np.int8(k), back)
+        links_f[j, opposite, q] = back
+
+
 def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: float) -> np.ndarray:
     """Symmetric 4-neighbour links. Layer 0 to layer 0: linked unless cut. Pairs involving a
     grown sample: linked when their disparities differ by at most the threshold and each is the
@@ -498,49 +556,9 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
     if k_layers == 1:
         return links
     grown = valid[1:].any(axis=0)
-    big = np.float32(np.inf)
-    # Flat (layer, position) views: 1-D gathers and scatters over flat positions are much
-    # cheaper than (y, x) fancy indexing of the 3-D / 4-D arrays.
-    valid_f = valid.reshape(k_layers, h * w)
-    disp_f = disp.reshape(k_layers, h * w)
-    links_f = links.reshape(k_layers, 4, h * w)
-    for direction, (dy, dx) in ((R, (0, 1)), (D, (1, 0))):
-        # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
-        g = np.zeros((h, w), bool)
-        g[: h - dy, : w - dx] = grown[: h - dy, : w - dx] | grown[dy:, dx:]
-        p = np.flatnonzero(g)
-        if p.size == 0:
-            continue
-        n = p.size
-        q = p + (dy * w + dx)
-        va, vb = valid_f[:, p], disp_f[:, p]  # (K, n)
-        wa, wb = valid_f[:, q], disp_f[:, q]
-        cut = cuts.right if direction == R else cuts.down
-        # p lies inside the cut mask's (h - dy, w - dx) shape: its row and column there.
-        cut00 = cut.reshape(-1)[(p // w) * (w - dx) + p % w]
-        # diff[k, j]: cost of linking sample k at p with sample j at q.
-        diff = np.abs(vb[:, None] - wb[None, :])
-        ok = va[:, None] & wa[None, :] & (diff <= threshold)
-        diff = np.where(ok, diff, big)
-        # Layer 0 - layer 0 is decided by the cuts and takes priority.
-        diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
-        best_j = _argmin_small(diff, axis=1)  # (K, n): for each k at p
-        best_k = _argmin_small(diff, axis=0)  # (K, n): for each j at q
-        col = np.arange(n)
-        fwd = np.empty((k_layers, n), np.int8)
-        for k in range(k_layers):
-            j = best_j[k]
-            finite = diff[k].reshape(-1)[j * n + col] < big
-            mutual = best_k.reshape(-1)[j * n + col] == k
-            fwd[k] = np.where(finite & mutual, j, -1)
-            links_f[k, direction, p] = fwd[k]
-        # Reverse links (symmetric by construction): from the forward ones.
-        opposite = OPPOSITE[direction]
-        for j in range(k_layers):
-            back = np.full(n, -1, np.int8)
-            for k in range(k_layers):
-                back = np.where(fwd[k] == j, np.int8(k), back)
-            links_f[j, opposite, q] = back
+    # The two directions write disjoint parts of ``links``: the second runs in a thread.
+    run = partial(_link_direction, links, valid, disp, grown, cuts, threshold)
+    thread_map(run, (R, D))
     return links
 
 
