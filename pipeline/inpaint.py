@@ -203,12 +203,20 @@ def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa
                 if m.any():
                     crop = np.ascontiguousarray(ldi.color[j, y0:y1, x0:x1])
                     np.copyto(picked.reshape(-1), crop.reshape(-1), where=m)
-            image = picked.astype(np.float32) / scale
+            image = picked.astype(np.float32)
+            del picked
+            image /= np.float32(scale)
             filled = inpainter(image, known)
+            del image
         else:
             filled = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
-        out = np.clip(filled * scale + 0.5, 0, scale).astype(ldi.color.dtype)
-        ldi.color[k, y0:y1, x0:x1] = out
+        # In place (the crop can be most of a 12 MP lattice): round to the photo's type.
+        filled = np.asarray(filled, dtype=np.float32)
+        filled *= np.float32(scale)
+        filled += np.float32(0.5)
+        np.clip(filled, 0, scale, out=filled)
+        ldi.color[k, y0:y1, x0:x1] = filled.astype(ldi.color.dtype)
+        del filled
         # Outside the crop the layer's colour is never sampled (atlas tiles lie inside it),
         # but keep it defined: replicate the crop's border.
         if (y0, y1, x0, x1) != (0, h, 0, w):

@@ -490,7 +490,6 @@ def _link_direction(
     sample on either side: sets links[:, direction] at p and links[:, opposite] at q."""
     k_layers, h, w = valid.shape
     dy, dx = STEPS[direction]
-    big = np.float32(np.inf)
     # Flat (layer, position) views: 1-D gathers and scatters over flat positions are much
     # cheaper than (y, x) fancy indexing of the 3-D / 4-D arrays.
     valid_f = valid.reshape(k_layers, h * w)
@@ -499,11 +498,34 @@ def _link_direction(
     # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
     g = np.zeros((h, w), bool)
     g[: h - dy, : w - dx] = grown[: h - dy, : w - dx] | grown[dy:, dx:]
-    p = np.flatnonzero(g)
-    if p.size == 0:
-        return
+    pairs = np.flatnonzero(g)
+    # Pairs are independent: chunks bound the (K, K, n) temporaries (peak memory, with the
+    # other direction and the inpainting running at the same time).
+    for start in range(0, pairs.size, _LINK_CHUNK):
+        p = pairs[start : start + _LINK_CHUNK]
+        _link_pairs(links_f, valid_f, disp_f, cuts, threshold, direction, p, p + (dy * w + dx), w)
+
+
+# Pairs per chunk in compute_links.
+_LINK_CHUNK = 1 << 18
+
+
+def _link_pairs(
+    links_f: np.ndarray,
+    valid_f: np.ndarray,
+    disp_f: np.ndarray,
+    cuts: Cuts,
+    threshold: float,
+    direction: int,
+    p: np.ndarray,
+    q: np.ndarray,
+    w: int,
+) -> None:
+    """Mutual-best links of the pairs (p, q) (flat positions) of one direction."""
+    k_layers = valid_f.shape[0]
+    dx = STEPS[direction][1]
+    big = np.float32(np.inf)
     n = p.size
-    q = p + (dy * w + dx)
     va, vb = valid_f[:, p], disp_f[:, p]  # (K, n)
     wa, wb = valid_f[:, q], disp_f[:, q]
     cut = cuts.right if direction == R else cuts.down
