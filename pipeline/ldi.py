@@ -378,7 +378,9 @@ def grow_layers(
         seed[sy[live], sx[live]] = True
         steps_map = np.zeros((h, w), np.float32)
         np.maximum.at(steps_map, (sy[live], sx[live]), own_steps[live])
-        sy, sx = np.nonzero(seed)  # row-major, de-duplicated
+        # Row-major and de-duplicated, as np.nonzero(seed) lists them, without scanning the
+        # image: the seeds are few.
+        sy, sx = np.divmod(np.unique(sy[live] * w + sx[live]), w)
         if sy.size == 0:
             break
 
@@ -390,10 +392,12 @@ def grow_layers(
         # belongs to its nearest seed, and a nearby seed that may grow only a little (a small
         # step, a fragment) would stop a large edge's growth at the boundary of its cell.
         # The two passes only read the maps: the second runs in a thread beside the first.
-        far_seed = seed & (steps_map > np.float32(steps) + 1.0)
+        is_far = steps_map[sy, sx] > np.float32(steps) + 1.0
         second: Future[_Pass] | None = None
-        if far_seed.any():
-            fy, fx = np.nonzero(far_seed)
+        if is_far.any():
+            fy, fx = sy[is_far], sx[is_far]
+            far_seed = np.zeros((h, w), bool)
+            far_seed[fy, fx] = True
             second = pool.submit(run, far_seed, fy, fx, context_band=0.0)
         p1 = run(seed, sy, sx, context_band=context_band)
         c, lab, dd, v = p1.c, p1.lab, p1.dd, p1.v
