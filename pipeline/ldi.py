@@ -367,7 +367,6 @@ def grow_layers(
     contexts: list[np.ndarray] = []
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     mixed = cv2.dilate(cuts.edge_pixels().view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-    pool = ThreadPoolExecutor(max_workers=1)
     for k in range(1, max_layers + 1):
         sy, sx, fg = _seeds(F, Flayer, cuts, threshold)
         own_steps = np.full(sy.size, np.float32(steps))
@@ -393,17 +392,20 @@ def grow_layers(
         # step, a fragment) would stop a large edge's growth at the boundary of its cell.
         # The two passes only read the maps: the second runs in a thread beside the first.
         is_far = steps_map[sy, sx] > np.float32(steps) + 1.0
-        second: Future[_Pass] | None = None
-        if is_far.any():
-            fy, fx = sy[is_far], sx[is_far]
-            far_seed = np.zeros((h, w), bool)
-            far_seed[fy, fx] = True
-            second = pool.submit(run, far_seed, fy, fx, context_band=0.0)
-        p1 = run(seed, sy, sx, context_band=context_band)
+        p2: _Pass | None = None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second: Future[_Pass] | None = None
+            if is_far.any():
+                fy, fx = sy[is_far], sx[is_far]
+                far_seed = np.zeros((h, w), bool)
+                far_seed[fy, fx] = True
+                second = pool.submit(run, far_seed, fy, fx, context_band=0.0)
+            p1 = run(seed, sy, sx, context_band=context_band)
+            if second is not None:
+                p2 = second.result()
         c, lab, dd, v = p1.c, p1.lab, p1.dd, p1.v
         value_of, reach_of, gx_of, gy_of = p1.value_of, p1.reach_of, p1.gx_of, p1.gy_of
         labels = p1.labels
-        p2 = second.result() if second is not None else None
         if p2 is not None and c.size:
             taken = np.zeros(h * w, bool)
             taken[c] = True
@@ -462,7 +464,6 @@ def grow_layers(
         reach.reshape(-1)[c] = reach_of[lab] + dd
         GX.reshape(-1)[c] = gx_of[lab]
         GY.reshape(-1)[c] = gy_of[lab]
-    pool.shutdown()
     return masks, disps, contexts
 
 
