@@ -108,7 +108,9 @@ def _seeds(
         any_grown = gp | gq
         pair = cut & ~any_grown
         if any_grown.any():
-            jump = F[dy:, dx:] - F[: h - dy, : w - dx]
+            # Transparent pixels are +inf: inf - inf (two of them, never a grown pair) is NaN.
+            with np.errstate(invalid="ignore"):
+                jump = F[dy:, dx:] - F[: h - dy, : w - dx]
             pair |= any_grown & (np.abs(jump) > threshold)
         py, px = np.nonzero(pair)
         qy, qx = py + dy, px + dx
