@@ -47,8 +47,12 @@ class Inpainter(Protocol):
 def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Fill unknown pixels by coarse-to-fine interpolation of the known ones."""
     h, w = known.shape
+    image = np.ascontiguousarray(image, np.float32)
+    channels = image.shape[-1]
     weight = known.astype(np.float32)
-    premult = image.astype(np.float32) * weight[..., None]
+    # Per-pixel factors repeated per channel: flat elementwise operations are much faster
+    # than broadcasting over a last axis of length 3.
+    premult = (image.reshape(-1) * np.repeat(weight.reshape(-1), channels)).reshape(image.shape)
     levels: list[tuple[np.ndarray, np.ndarray]] = [(premult, weight)]
     while min(levels[-1][1].shape) > 2 and levels[-1][1].min() <= 0.0:
         c, wgt = levels[-1]
@@ -64,13 +68,15 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     for c, wgt in reversed(levels[1:-1]):
         up = cv2.pyrUp(filled, dstsize=(wgt.shape[1], wgt.shape[0]))
         # Confidence: a pixel with weight >= 0.25 at this level keeps its own average.
-        alpha = np.clip(wgt * 4.0, 0.0, 1.0)[..., None]
-        own = c / np.maximum(wgt, 1e-8)[..., None]
+        # (Per-pixel factors repeated per channel, as above.)
+        alpha = np.repeat(np.clip(wgt * 4.0, 0.0, 1.0).reshape(-1), channels).reshape(c.shape)
+        own = c / np.repeat(np.maximum(wgt, 1e-8).reshape(-1), channels).reshape(c.shape)
         filled = own * alpha + up * (1.0 - alpha)
     if len(levels) > 1:
         filled = cv2.pyrUp(filled, dstsize=(w, h))
-    out = np.where(known[..., None], image, filled)
-    return out.astype(np.float32, copy=False)
+    out = np.ascontiguousarray(filled, np.float32)
+    np.copyto(out.reshape(-1), image.reshape(-1), where=np.repeat(known.reshape(-1), channels))
+    return out
 
 
 def telea(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -171,34 +177,46 @@ def get_inpainter(name: str, device: str = "cpu") -> Inpainter:
 def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa: F821
     """Fill the colour of every grown layer in place, front layers first (a deeper layer's
     context may be the colour of a grown layer before it)."""
-    from .ldi import INPAINTED  # noqa: F401  (documentation: grown samples carry INPAINTED)
+    from .ldi import (
+        INPAINTED,  # noqa: F401  (documentation: grown samples carry INPAINTED)
+        mask_bbox,
+    )
 
     scale = 65535.0 if ldi.color.dtype == np.uint16 else 255.0
     h, w = ldi.shape
     for k in range(1, ldi.layers):
         context = ldi.context[k - 1]
-        region = ldi.valid[k] | (context >= 0)
-        ys, xs = np.nonzero(ldi.valid[k])
-        if ys.size == 0:
+        box = mask_bbox(ldi.valid[k])
+        if box is None:
             continue
         # Crop: the grown samples plus the atlas padding around them; context inside it.
-        y0, y1 = max(int(ys.min()) - pad - 2, 0), min(int(ys.max()) + pad + 3, h)
-        x0, x1 = max(int(xs.min()) - pad - 2, 0), min(int(xs.max()) + pad + 3, w)
-        del region
+        y0, y1 = max(box[0] - pad - 2, 0), min(box[1] + pad + 2, h)
+        x0, x1 = max(box[2] - pad - 2, 0), min(box[3] + pad + 2, w)
         ctx = context[y0:y1, x0:x1]
         known = ctx >= 0
-        image = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
         if known.any():
-            src_layer = np.clip(ctx, 0, None)
-            yy, xx = np.nonzero(known)
-            image[yy, xx] = (
-                ldi.color[src_layer[yy, xx], yy + y0, xx + x0].astype(np.float32) / scale
-            )
+            # The context colour of each known pixel, layer by layer: flat selects with the
+            # mask repeated per channel (cheaper than a 3-D gather), converted once.
+            picked = np.zeros((y1 - y0, x1 - x0, 3), ldi.color.dtype)
+            for j in range(k):
+                m = np.repeat((ctx == j).reshape(-1), 3)
+                if m.any():
+                    crop = np.ascontiguousarray(ldi.color[j, y0:y1, x0:x1])
+                    np.copyto(picked.reshape(-1), crop.reshape(-1), where=m)
+            image = picked.astype(np.float32)
+            del picked
+            image /= np.float32(scale)
             filled = inpainter(image, known)
+            del image
         else:
-            filled = image
-        out = np.clip(filled * scale + 0.5, 0, scale).astype(ldi.color.dtype)
-        ldi.color[k, y0:y1, x0:x1] = out
+            filled = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+        # In place (the crop can be most of a 12 MP lattice): round to the photo's type.
+        filled = np.asarray(filled, dtype=np.float32)
+        filled *= np.float32(scale)
+        filled += np.float32(0.5)
+        np.clip(filled, 0, scale, out=filled)
+        ldi.color[k, y0:y1, x0:x1] = filled.astype(ldi.color.dtype)
+        del filled
         # Outside the crop the layer's colour is never sampled (atlas tiles lie inside it),
         # but keep it defined: replicate the crop's border.
         if (y0, y1, x0, x1) != (0, h, 0, w):

@@ -33,12 +33,14 @@ behind the front one; that meeting line is a cut in F and seeds the next layer.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
 import cv2
 import numpy as np
 
+from .parallel import thread_map
 from .preprocess import Cuts
 
 ORIGINAL = 1  # a pixel of the photo
@@ -77,45 +79,41 @@ class LDI:
         return int(self.valid.sum())
 
 
-def _cut_pairs(cuts: Cuts) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
-    """(py, px, dy, dx) of every cut pair, right then down (computed once per LDI)."""
-    out = []
-    for cut, (dy, dx) in ((cuts.right, (0, 1)), (cuts.down, (1, 0))):
-        py, px = np.nonzero(cut)
-        out.append((py, px, dy, dx))
-    return out
+def mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1), end exclusive, of the true pixels of a 2-D mask, or None when there
+    are none. From the row and column projections: cheaper than listing the pixels."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def _seeds(
     F: np.ndarray,
     Flayer: np.ndarray,
-    pairs0: list[tuple[np.ndarray, np.ndarray, int, int]],
-    grown_yx: tuple[np.ndarray, np.ndarray],
+    cuts: Cuts,
     threshold: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Background sides (ys, xs) of the cuts of the deepest-surface map F, and the disparity
-    of the foreground across each cut. Between two
-    layer-0 samples the cleaned cuts decide (noise fragments stay linked); a pair involving a
-    grown sample (``grown_yx``) is cut by the threshold. Sparse: only cut pairs and pairs next
-    to grown samples are looked at; a pixel may be listed twice."""
+    of the foreground across each cut. Between two layer-0 samples the cleaned cuts decide
+    (noise fragments stay linked); a pair involving a grown sample (Flayer > 0) is cut by the
+    threshold. Dense image masks, one nonzero per direction (the grown samples may be a large
+    part of the image); a pixel may be listed twice."""
     h, w = F.shape
     out_y, out_x, out_fg = [], [], []
-    gy0, gx0 = grown_yx
-    for py, px, dy, dx in pairs0:
+    grown = Flayer > 0
+    for cut, (dy, dx) in ((cuts.right, (0, 1)), (cuts.down, (1, 0))):
+        gp, gq = grown[: h - dy, : w - dx], grown[dy:, dx:]
+        any_grown = gp | gq
+        pair = cut & ~any_grown
+        if any_grown.any():
+            # Transparent pixels are +inf: inf - inf (two of them, never a grown pair) is NaN.
+            with np.errstate(invalid="ignore"):
+                jump = F[dy:, dx:] - F[: h - dy, : w - dx]
+            pair |= any_grown & (np.abs(jump) > threshold)
+        py, px = np.nonzero(pair)
         qy, qx = py + dy, px + dx
-        both0 = (Flayer[py, px] == 0) & (Flayer[qy, qx] == 0)
-        py, px, qy, qx = py[both0], px[both0], qy[both0], qx[both0]
-        if gy0.size:
-            # Pairs whose p or q is grown: p = grown, or p = grown - step.
-            cy = np.concatenate([gy0, gy0 - dy])
-            cx = np.concatenate([gx0, gx0 - dx])
-            inside = (cy >= 0) & (cx >= 0) & (cy + dy < h) & (cx + dx < w)
-            cy, cx = cy[inside], cx[inside]
-            jump = F[cy + dy, cx + dx] - F[cy, cx]
-            sel = np.abs(jump) > threshold
-            py = np.concatenate([py, cy[sel]])
-            px = np.concatenate([px, cx[sel]])
-            qy, qx = py + dy, px + dx
         fp, fq = F[py, px], F[qy, qx]
         near_q = fq > fp
         out_y += [py[near_q], qy[~near_q]]
@@ -147,23 +145,35 @@ def seed_slope(
     # Differences within three pixels of a cut are left out: a soft depth edge leaves a faint
     # tail there (steps below the threshold) that would tilt the grown surface.
     near = cv2.dilate(cuts.edge_pixels().view(np.uint8), _TAIL).view(bool)
+    # Which differences count, as images indexed by the pair's first pixel (one flat gather
+    # per offset instead of three 2-D ones): right pairs (y, x)-(y, x+1), down (y, x)-(y+1, x).
+    ok_right = np.zeros((h, w), bool)
+    ok_right[:, :-1] = ~(cuts.right | near[:, :-1] | near[:, 1:])
+    ok_down = np.zeros((h, w), bool)
+    ok_down[:-1, :] = ~(cuts.down | near[:-1, :] | near[1:, :])
+    ok_right_f, ok_down_f = ok_right.reshape(-1), ok_down.reshape(-1)
+    disp_f = np.ascontiguousarray(disp).reshape(-1)
     sx = np.zeros(ys.size, np.float32)
     nx = np.zeros(ys.size, np.float32)
     sy = np.zeros(ys.size, np.float32)
     ny = np.zeros(ys.size, np.float32)
-    for oy in range(-radius, radius + 1):
+    offsets = range(-radius, radius + 1)
+    cols = [np.clip(xs + ox, 0, w - 1) for ox in offsets]  # xx per ox
+    cols_r = [np.clip(xx, 0, w - 2) for xx in cols]  # xr per ox
+    for oy in offsets:
         yy = np.clip(ys + oy, 0, h - 1)
-        yd = np.clip(yy, 0, h - 2)
-        for ox in range(-radius, radius + 1):
-            xx = np.clip(xs + ox, 0, w - 1)
-            xr = np.clip(xx, 0, w - 2)
-            a, b = disp[yy, xr], disp[yy, xr + 1]
-            ok = ~(cuts.right[yy, xr] | near[yy, xr] | near[yy, xr + 1])
+        row = yy * w
+        row_d = np.clip(yy, 0, h - 2) * w
+        for xx, xr in zip(cols, cols_r, strict=True):
+            i = row + xr
+            a, b = disp_f[i], disp_f[i + 1]
+            ok = ok_right_f[i]
             ok &= (np.abs(a - own) <= band) & (np.abs(b - own) <= band)
             sx += np.where(ok, b - a, 0.0)
             nx += ok
-            a, b = disp[yd, xx], disp[yd + 1, xx]
-            ok = ~(cuts.down[yd, xx] | near[yd, xx] | near[yd + 1, xx])
+            i = row_d + xx
+            a, b = disp_f[i], disp_f[i + w]
+            ok = ok_down_f[i]
             ok &= (np.abs(a - own) <= band) & (np.abs(b - own) <= band)
             sy += np.where(ok, b - a, 0.0)
             ny += ok
@@ -181,11 +191,10 @@ MAX_EXTRAPOLATION = 0.5
 
 @dataclass
 class _Pass:
-    """Candidate samples of one growth pass (before the connectivity check) and the
-    per-seed attributes their ``lab`` indexes."""
+    """Candidate samples of one growth pass (before the connectivity check) as flat lattice
+    positions ``c`` (y * W + x), and the per-seed attributes their ``lab`` indexes."""
 
-    cy: np.ndarray
-    cx: np.ndarray
+    c: np.ndarray
     lab: np.ndarray
     dd: np.ndarray
     v: np.ndarray
@@ -194,8 +203,8 @@ class _Pass:
     gx_of: np.ndarray
     gy_of: np.ndarray
     labels: np.ndarray
-    zone_y: np.ndarray
-    zone_x: np.ndarray
+    dist: np.ndarray
+    zone_limit: float  # positions with dist <= zone_limit are the context zone
 
 
 def _pass(
@@ -246,23 +255,27 @@ def _pass(
     shrink = np.minimum(1.0, limit_cap / np.maximum(gnorm, 1e-12)).astype(np.float32)
     gx_of *= shrink
     gy_of *= shrink
-    # Work on the candidate pixels only (within reach of some seed): bands, not the image.
-    zone_y, zone_x = np.nonzero(dist <= max_steps + context_band)
-    zone_d = dist[zone_y, zone_x]
-    cand = (zone_d <= max_steps) & (zone_d > 0)
-    cy, cx, dd = zone_y[cand], zone_x[cand], zone_d[cand]
-    lab = labels[cy, cx]
-    ok = dd <= steps_of[lab] - reach_of[lab]
-    cy, cx, lab, dd = cy[ok], cx[ok], lab[ok], dd[ok]
+    # Work on the candidate pixels only (within reach of some seed), as flat positions: 1-D
+    # gathers are much cheaper than (y, x) fancy indexing, and the band may be most of the
+    # image. (The context zone, dist <= zone_limit, is taken later from ``dist``.)
+    # The reach test is dense (image-wide gathers by label): listing every pixel within the
+    # largest seed's reach first would list most of the image.
+    w = F.shape[1]
+    own_reach = steps_of[labels]
+    own_reach -= reach_of[labels]
+    c = np.flatnonzero((dist <= own_reach) & (dist > 0))
+    del own_reach
+    dd = dist.reshape(-1)[c]
+    lab = labels.reshape(-1)[c]
+    cy, cx = np.divmod(c, w)
     v = value_of[lab] + gx_of[lab] * (cx - sx_of[lab]) + gy_of[lab] * (cy - sy_of[lab])
     v = np.maximum(v, np.float32(1.0 - MAX_EXTRAPOLATION) * value_of[lab])
     # Nothing grows farther away than the farthest surface the photo shows (a slope
     # measured at a crease, where a wall meets the floor, would otherwise tilt it away).
     v = np.maximum(v, far)
-    ok = v < F[cy, cx] - threshold
+    ok = v < F.reshape(-1)[c] - threshold
     return _Pass(
-        cy[ok],
-        cx[ok],
+        c[ok],
         lab[ok],
         dd[ok],
         v[ok],
@@ -271,8 +284,8 @@ def _pass(
         gx_of,
         gy_of,
         labels,
-        zone_y,
-        zone_x,
+        dist,
+        max_steps + context_band,
     )
 
 
@@ -283,21 +296,22 @@ CRACK_PASSES = 3
 
 def _close_cracks(
     v: np.ndarray,
-    cy: np.ndarray,
-    cx: np.ndarray,
+    c: np.ndarray,
     accept: np.ndarray,
     F: np.ndarray,
     threshold: float,
+    weights: list[np.ndarray],
 ) -> np.ndarray:
     """Where the background grown from two different edges meets (trees behind one part of
     an outline, sky behind the next), neighbouring grown samples can differ by more than the
     threshold: they would not be linked, and a moving camera would look through the crack
     between them. There the grown disparity is smoothed (a normalised Gaussian over the grown
     samples), so the hidden background is one surface; samples that would come forward of
-    what they hide keep their value."""
+    what they hide keep their value. ``c``: the grown samples' flat positions; ``weights``
+    caches the blurred ``accept`` mask across passes (the samples do not change)."""
     h, w = accept.shape
     field = np.zeros((h, w), np.float32)
-    field[cy, cx] = v
+    field.reshape(-1)[c] = v
     jump = np.zeros((h, w), bool)
     dx = accept[:, :-1] & accept[:, 1:] & (np.abs(np.diff(field, axis=1)) > threshold)
     dy = accept[:-1, :] & accept[1:, :] & (np.abs(np.diff(field, axis=0)) > threshold)
@@ -309,10 +323,11 @@ def _close_cracks(
         return v
     r = int(np.ceil(2 * CRACK_SIGMA))
     near = cv2.dilate(jump.view(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).view(bool)
-    weight = cv2.GaussianBlur(accept.astype(np.float32), (0, 0), CRACK_SIGMA)
-    smooth = cv2.GaussianBlur(field, (0, 0), CRACK_SIGMA) / np.maximum(weight, 1e-6)
-    s = smooth[cy, cx]
-    ok = near[cy, cx] & (s < F[cy, cx] - threshold)
+    if not weights:
+        weights.append(cv2.GaussianBlur(accept.astype(np.float32), (0, 0), CRACK_SIGMA))
+    smooth = cv2.GaussianBlur(field, (0, 0), CRACK_SIGMA) / np.maximum(weights[0], 1e-6)
+    s = smooth.reshape(-1)[c]
+    ok = near.reshape(-1)[c] & (s < F.reshape(-1)[c] - threshold)
     return np.where(ok, s, v).astype(np.float32)
 
 
@@ -353,15 +368,12 @@ def grow_layers(
     disps: list[np.ndarray] = []
     contexts: list[np.ndarray] = []
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    pairs0 = _cut_pairs(cuts)
     # Only the pixels right at a cut: the next ones out are clean and the nearest context the
     # hidden background has (a 3x3 ring cost 0.4-0.6 dB behind outlines on the floor scene,
     # exact depth, and gained nothing on soft or network depth).
     mixed = cuts.edge_pixels()
-    grown_y = np.zeros(0, np.intp)
-    grown_x = np.zeros(0, np.intp)
     for k in range(1, max_layers + 1):
-        sy, sx, fg = _seeds(F, Flayer, pairs0, (grown_y, grown_x), threshold)
+        sy, sx, fg = _seeds(F, Flayer, cuts, threshold)
         own_steps = np.full(sy.size, np.float32(steps))
         if reveal is not None and sy.size:
             own_steps = np.maximum(own_steps, reveal(F[sy, sx], fg).astype(np.float32))
@@ -370,7 +382,9 @@ def grow_layers(
         seed[sy[live], sx[live]] = True
         steps_map = np.zeros((h, w), np.float32)
         np.maximum.at(steps_map, (sy[live], sx[live]), own_steps[live])
-        sy, sx = np.nonzero(seed)  # row-major, de-duplicated
+        # Row-major and de-duplicated, as np.nonzero(seed) lists them, without scanning the
+        # image: the seeds are few.
+        sy, sx = np.divmod(np.unique(sy[live] * w + sx[live]), w)
         if sy.size == 0:
             break
 
@@ -378,23 +392,31 @@ def grow_layers(
             _pass, F=F, Flayer=Flayer, reach=reach, steps_map=steps_map, GX=GX, GY=GY,
             disp0=disp0, cuts=cuts, threshold=threshold, far=far,
         )  # fmt: skip
-        p1 = run(seed, sy, sx, context_band=context_band)
-        cy, cx, lab, dd, v = p1.cy, p1.cx, p1.lab, p1.dd, p1.v
-        value_of, reach_of, gx_of, gy_of = p1.value_of, p1.reach_of, p1.gx_of, p1.gy_of
-        labels, zone_y, zone_x = p1.labels, p1.zone_y, p1.zone_x
         # Second pass for the far-reaching seeds (large jumps): in the first, every pixel
         # belongs to its nearest seed, and a nearby seed that may grow only a little (a small
         # step, a fragment) would stop a large edge's growth at the boundary of its cell.
-        far_seed = seed & (steps_map > np.float32(steps) + 1.0)
-        if far_seed.any() and cy.size:
-            taken = np.zeros((h, w), bool)
-            taken[cy, cx] = True
-            fy, fx = np.nonzero(far_seed)
-            p2 = run(far_seed, fy, fx, context_band=0.0)
-            new = ~taken[p2.cy, p2.cx]
+        # The two passes only read the maps: the second runs in a thread beside the first.
+        is_far = steps_map[sy, sx] > np.float32(steps) + 1.0
+        p2: _Pass | None = None
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            second: Future[_Pass] | None = None
+            if is_far.any():
+                fy, fx = sy[is_far], sx[is_far]
+                far_seed = np.zeros((h, w), bool)
+                far_seed[fy, fx] = True
+                second = pool.submit(run, far_seed, fy, fx, context_band=0.0)
+            p1 = run(seed, sy, sx, context_band=context_band)
+            if second is not None:
+                p2 = second.result()
+        c, lab, dd, v = p1.c, p1.lab, p1.dd, p1.v
+        value_of, reach_of, gx_of, gy_of = p1.value_of, p1.reach_of, p1.gx_of, p1.gy_of
+        labels = p1.labels
+        if p2 is not None and c.size:
+            taken = np.zeros(h * w, bool)
+            taken[c] = True
+            new = ~taken[p2.c]
             offset = value_of.size
-            cy = np.concatenate([cy, p2.cy[new]])
-            cx = np.concatenate([cx, p2.cx[new]])
+            c = np.concatenate([c, p2.c[new]])
             lab = np.concatenate([lab, p2.lab[new] + offset])
             dd = np.concatenate([dd, p2.dd[new]])
             v = np.concatenate([v, p2.v[new]])
@@ -403,7 +425,7 @@ def grow_layers(
             gx_of = np.concatenate([gx_of, p2.gx_of])
             gy_of = np.concatenate([gy_of, p2.gy_of])
         accept = np.zeros((h, w), bool)
-        accept[cy, cx] = True
+        accept.reshape(-1)[c] = True
         # Keep only regions 4-connected to a seed (growth never jumps across a gap).
         n, comp = cv2.connectedComponents(accept.view(np.uint8), connectivity=4)
         if n <= 1:
@@ -412,43 +434,136 @@ def grow_layers(
         keep = np.zeros(n, bool)
         keep[np.unique(comp[touching])] = True
         keep[0] = False
-        ok = keep[comp[cy, cx]]
-        cy, cx, lab, dd, v = cy[ok], cx[ok], lab[ok], dd[ok], v[ok]
-        if cy.size == 0:
+        ok = keep[comp.reshape(-1)[c]]
+        c, lab, dd, v = c[ok], lab[ok], dd[ok], v[ok]
+        if c.size == 0:
             break
         accept = np.zeros((h, w), bool)
-        accept[cy, cx] = True
+        accept_f = accept.reshape(-1)
+        accept_f[c] = True
         if k == max_layers:
             # Earlier rounds leave such meeting lines to the next round, which grows the
             # farther surface behind the nearer one (nested layers); the last round cannot.
+            weights: list[np.ndarray] = []
             for _ in range(CRACK_PASSES):
-                v = _close_cracks(v, cy, cx, accept, F, threshold)
+                v = _close_cracks(v, c, accept, F, threshold, weights)
         # Background context for inpainting: near the grown region, on the seed's surface or
         # behind it, never in front of it (the foreground).
-        outside = ~accept[zone_y, zone_x]
-        zy, zx = zone_y[outside], zone_x[outside]
-        zl = labels[zy, zx]
-        vz = value_of[zl]
-        Fz = F[zy, zx]
-        inz = (Fz <= vz + threshold) & (Fz >= vz - 4.0 * threshold)
+        # Dense: the zone is usually most of the image.
+        vz = value_of[labels]
+        inz = (p1.dist <= p1.zone_limit) & ~accept
+        inz &= F <= vz + threshold
+        inz &= F >= vz - 4.0 * threshold
         # Pixels right at an outline mix both sides' colours (antialiasing, JPEG, the lens):
         # they would tint the hidden background with the foreground's colour.
-        inz &= ~mixed[zy, zx]
-        context = np.full((h, w), -1, np.int8)
-        context[zy[inz], zx[inz]] = Flayer[zy[inz], zx[inz]]
+        inz &= ~mixed
+        del vz
+        context = np.where(inz, Flayer, np.int8(-1))
         contexts.append(context)
         masks.append(accept)
         layer_disp = np.zeros((h, w), np.float32)
-        layer_disp[cy, cx] = v
+        layer_disp.reshape(-1)[c] = v
         disps.append(layer_disp)
-        F[cy, cx] = v
-        Flayer[cy, cx] = k
-        reach[cy, cx] = reach_of[lab] + dd
-        GX[cy, cx] = gx_of[lab]
-        GY[cy, cx] = gy_of[lab]
-        grown_y = np.concatenate([grown_y, cy])
-        grown_x = np.concatenate([grown_x, cx])
+        F.reshape(-1)[c] = v
+        Flayer.reshape(-1)[c] = k
+        reach.reshape(-1)[c] = reach_of[lab] + dd
+        GX.reshape(-1)[c] = gx_of[lab]
+        GY.reshape(-1)[c] = gy_of[lab]
     return masks, disps, contexts
+
+
+def _argmin_small(a: np.ndarray, axis: int) -> np.ndarray:
+    """``np.argmin(a, axis)`` for a (K, K, n) array with small K (first minimum wins, as
+    argmin): K - 1 elementwise comparisons, much faster than argmin along a short strided
+    axis."""
+    take = (lambda i: a[:, i]) if axis == 1 else (lambda i: a[i])
+    best = take(0).copy()
+    index = np.zeros(best.shape, np.intp)
+    for i in range(1, a.shape[axis]):
+        cand = take(i)
+        better = cand < best
+        index[better] = i
+        np.copyto(best, cand, where=better)
+    return index
+
+
+def _link_direction(
+    links: np.ndarray,
+    valid: np.ndarray,
+    disp: np.ndarray,
+    grown: np.ndarray,
+    cuts: Cuts,
+    threshold: float,
+    direction: int,
+) -> None:
+    """compute_links for the pairs (p, q = p + step) of one direction (R or D) with a grown
+    sample on either side: sets links[:, direction] at p and links[:, opposite] at q."""
+    k_layers, h, w = valid.shape
+    dy, dx = STEPS[direction]
+    # Flat (layer, position) views: 1-D gathers and scatters over flat positions are much
+    # cheaper than (y, x) fancy indexing of the 3-D / 4-D arrays.
+    valid_f = valid.reshape(k_layers, h * w)
+    disp_f = disp.reshape(k_layers, h * w)
+    links_f = links.reshape(k_layers, 4, h * w)
+    # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
+    g = np.zeros((h, w), bool)
+    g[: h - dy, : w - dx] = grown[: h - dy, : w - dx] | grown[dy:, dx:]
+    pairs = np.flatnonzero(g)
+    # Pairs are independent: chunks bound the (K, K, n) temporaries (peak memory, with the
+    # other direction and the inpainting running at the same time).
+    for start in range(0, pairs.size, _LINK_CHUNK):
+        p = pairs[start : start + _LINK_CHUNK]
+        _link_pairs(links_f, valid_f, disp_f, cuts, threshold, direction, p, p + (dy * w + dx), w)
+
+
+# Pairs per chunk in compute_links.
+_LINK_CHUNK = 1 << 18
+
+
+def _link_pairs(
+    links_f: np.ndarray,
+    valid_f: np.ndarray,
+    disp_f: np.ndarray,
+    cuts: Cuts,
+    threshold: float,
+    direction: int,
+    p: np.ndarray,
+    q: np.ndarray,
+    w: int,
+) -> None:
+    """Mutual-best links of the pairs (p, q) (flat positions) of one direction."""
+    k_layers = valid_f.shape[0]
+    dx = STEPS[direction][1]
+    big = np.float32(np.inf)
+    n = p.size
+    va, vb = valid_f[:, p], disp_f[:, p]  # (K, n)
+    wa, wb = valid_f[:, q], disp_f[:, q]
+    cut = cuts.right if direction == R else cuts.down
+    # p lies inside the cut mask's (h - dy, w - dx) shape: its row and column there.
+    cut00 = cut.reshape(-1)[(p // w) * (w - dx) + p % w]
+    # diff[k, j]: cost of linking sample k at p with sample j at q.
+    diff = np.abs(vb[:, None] - wb[None, :])
+    ok = va[:, None] & wa[None, :] & (diff <= threshold)
+    diff = np.where(ok, diff, big)
+    # Layer 0 - layer 0 is decided by the cuts and takes priority.
+    diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
+    best_j = _argmin_small(diff, axis=1)  # (K, n): for each k at p
+    best_k = _argmin_small(diff, axis=0)  # (K, n): for each j at q
+    col = np.arange(n)
+    fwd = np.empty((k_layers, n), np.int8)
+    for k in range(k_layers):
+        j = best_j[k]
+        finite = diff[k].reshape(-1)[j * n + col] < big
+        mutual = best_k.reshape(-1)[j * n + col] == k
+        fwd[k] = np.where(finite & mutual, j, -1)
+        links_f[k, direction, p] = fwd[k]
+    # Reverse links (symmetric by construction): from the forward ones.
+    opposite = OPPOSITE[direction]
+    for j in range(k_layers):
+        back = np.full(n, -1, np.int8)
+        for k in range(k_layers):
+            back = np.where(fwd[k] == j, np.int8(k), back)
+        links_f[j, opposite, q] = back
 
 
 def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: float) -> np.ndarray:
@@ -473,38 +588,9 @@ def compute_links(valid: np.ndarray, disp: np.ndarray, cuts: Cuts, threshold: fl
     if k_layers == 1:
         return links
     grown = valid[1:].any(axis=0)
-    big = np.float32(np.inf)
-    for direction, (dy, dx) in ((R, (0, 1)), (D, (1, 0))):
-        # Pairs (p, q = p + step) with a grown sample on either side; others are 0-0 only.
-        g = grown[: h - dy, : w - dx] | grown[dy:, dx:]
-        py, px = np.nonzero(g)
-        if py.size == 0:
-            continue
-        qy, qx = py + dy, px + dx
-        va, vb = valid[:, py, px], disp[:, py, px]  # (K, n)
-        wa, wb = valid[:, qy, qx], disp[:, qy, qx]
-        cut00 = (cuts.right if direction == R else cuts.down)[py, px]
-        # diff[k, j]: cost of linking sample k at p with sample j at q.
-        diff = np.abs(vb[:, None] - wb[None, :])
-        ok = va[:, None] & wa[None, :] & (diff <= threshold)
-        diff = np.where(ok, diff, big)
-        # Layer 0 - layer 0 is decided by the cuts and takes priority.
-        diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
-        best_j = np.argmin(diff, axis=1)  # (K, n): for each k at p
-        best_k = np.argmin(diff, axis=0)  # (K, n): for each j at q
-        opposite = OPPOSITE[direction]
-        for k in range(k_layers):
-            j = best_j[k]
-            finite = np.take_along_axis(diff[k], j[None], axis=0)[0] < big
-            mutual = np.take_along_axis(best_k, j[None], axis=0)[0] == k
-            linked = finite & mutual
-            links[k, direction, py, px] = np.where(linked, j, -1).astype(np.int8)
-            # Reverse links (symmetric by construction): clear, then set from the forward ones.
-        for j in range(k_layers):
-            back = np.full(py.size, -1, np.int8)
-            for k in range(k_layers):
-                back = np.where(links[k, direction, py, px] == j, np.int8(k), back)
-            links[j, opposite, qy, qx] = back
+    # The two directions write disjoint parts of ``links``: the second runs in a thread.
+    run = partial(_link_direction, links, valid, disp, grown, cuts, threshold)
+    thread_map(run, (R, D))
     return links
 
 
@@ -535,11 +621,13 @@ def build_ldi(
     margin: int,
     valid0: np.ndarray | None = None,
     reveal: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    with_links: bool = True,
 ) -> LDI:
     """Lift a (margin-padded) photo and its preprocessed disparity into an LDI and grow the
     occluded geometry. ``disp``, ``cuts``, ``color`` and ``valid0`` are on the padded lattice;
     ``margin`` tells which positions are outside the photo. Colours of grown layers are left
-    for ``inpaint.inpaint_ldi``."""
+    for ``inpaint.inpaint_ldi``. Without ``with_links`` the links are left unset (all -1) for
+    the caller to fill with ``compute_links`` (e.g. while another thread inpaints)."""
     h, w = disp.shape
     masks, disps, contexts = grow_layers(
         disp, cuts, threshold, steps, max_layers, context_band, valid0, reveal
@@ -561,5 +649,8 @@ def build_ldi(
         flags[k][m] = GROWN | INPAINTED
     colors = np.zeros((k_layers, h, w, 3), color.dtype)
     colors[0] = color
-    links = compute_links(valid, disparity, cuts, threshold)
+    if with_links:
+        links = compute_links(valid, disparity, cuts, threshold)
+    else:
+        links = np.full((k_layers, 4, h, w), -1, np.int8)
     return LDI(margin, valid, disparity, colors, flags, links, threshold, contexts)

@@ -14,13 +14,14 @@ its quad / block, whose vertices are duplicated per tile.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
 from . import atlas as atlas_mod
 from .intrinsics import Intrinsics
-from .ldi import INPAINTED, LDI, STEPS, D, R
+from .ldi import INPAINTED, LDI, STEPS, D, R, mask_bbox
 from .mesh import unproject
 from .mesh_data import MeshData
 from .simplify import auto_block, triangulate
@@ -29,6 +30,16 @@ from .simplify import auto_block, triangulate
 # depth tolerance: they are seen only from moved cameras, near the outlines that reveal them,
 # and are pieced together from the planes of many edges.
 GROWN_TOLERANCE = 4.0
+
+
+def _pick(stack: np.ndarray, lmap: np.ndarray) -> np.ndarray:
+    """``stack[lmap[y, x], y, x]`` for a (K, h, w) stack and an (h, w) layer map, layer 0
+    where lmap < 0 (as clipping the map would). A select per layer: the layer maps hold a few
+    small values, and K cheap passes beat a gather with a full-size intp index."""
+    out = stack[0].copy()
+    for k in range(1, stack.shape[0]):
+        np.copyto(out, stack[k], where=lmap == k)
+    return out
 
 
 def _ring(ldi: LDI, k: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -40,23 +51,19 @@ def _ring(ldi: LDI, k: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
     h, w = own.shape
     for _ in range(2):
         src = lmap.copy()
+        has_src = src >= 0
         for d, (dy, dx) in enumerate(STEPS):
-            # Positions p whose neighbour q = p + (dy, dx) is unset.
+            # Positions p whose neighbour q = p + (dy, dx) is unset take the layer that the
+            # sample shown at p links to in direction d (dense: each q has one such p).
             py = slice(max(0, -dy), h - max(0, dy))
             px = slice(max(0, -dx), w - max(0, dx))
             qy = slice(max(0, dy), h - max(0, -dy))
             qx = slice(max(0, dx), w - max(0, -dx))
-            lp = src[py, px]
-            has = lp >= 0
-            if not has.any():
-                continue
-            gy, gx = np.nonzero(has)
-            lay = lp[gy, gx].astype(np.intp)
-            j = ldi.links[lay, d, gy + y0 + py.start, gx + x0 + px.start]
+            j = _pick(ldi.links[:, d, y0:y1, x0:x1], src)
+            j[~has_src] = -1
+            jp = j[py, px]
             target = lmap[qy, qx]
-            cur = target[gy, gx]
-            setm = (cur < 0) & (j >= 0)
-            target[gy[setm], gx[setm]] = j[setm]
+            np.copyto(target, jp, where=(target < 0) & (jp >= 0))
     return lmap
 
 
@@ -70,9 +77,8 @@ def _links_in_image(ldi: LDI, lmap: np.ndarray, y0: int, x0: int) -> tuple[np.nd
         right_of = ldi.links[0, R, y0 : y0 + h, x0 : x0 + w]
         down_of = ldi.links[0, D, y0 : y0 + h, x0 : x0 + w]
     else:
-        lp = np.clip(lmap, 0, None)[None].astype(np.intp)
-        right_of = np.take_along_axis(ldi.links[:, R, y0 : y0 + h, x0 : x0 + w], lp, axis=0)[0]
-        down_of = np.take_along_axis(ldi.links[:, D, y0 : y0 + h, x0 : x0 + w], lp, axis=0)[0]
+        right_of = _pick(ldi.links[:, R, y0 : y0 + h, x0 : x0 + w], lmap)
+        down_of = _pick(ldi.links[:, D, y0 : y0 + h, x0 : x0 + w], lmap)
     link_r = present[:, :-1] & present[:, 1:] & (right_of[:, :-1] == lmap[:, 1:])
     link_d = present[:-1, :] & present[1:, :] & (down_of[:-1, :] == lmap[1:, :])
     return link_r, link_d
@@ -88,6 +94,33 @@ def ldi_to_mesh(
 ) -> MeshData:
     """Mesh and atlas for an inpainted LDI. ``z_of_disp`` maps normalised disparity to the
     camera-axis distance; ``block`` 0 = automatic, 1 = no simplification."""
+    mesh, tiles = ldi_geometry(ldi, intrinsics, z_of_disp, block, tolerance, skirts)
+    mesh.texture = ldi_texture(ldi, tiles)
+    return mesh
+
+
+def ldi_texture(ldi: LDI, tiles: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    """The atlas texture of ``ldi_geometry``'s mesh (``tiles``: its used tiles per grown
+    layer). The only part of meshing that reads the LDI's colour, so the geometry can be built
+    while the grown layers are still being inpainted."""
+    texture, _ = atlas_mod.build_atlas(
+        ldi.color[0], [ldi.color[k] for k, _ in tiles], [t for _, t in tiles]
+    )
+    return texture
+
+
+def ldi_geometry(
+    ldi: LDI,
+    intrinsics: Intrinsics,
+    z_of_disp: Callable[[np.ndarray], np.ndarray],
+    block: int = 0,
+    tolerance: float = 0.002,
+    skirts: bool = True,
+) -> tuple[MeshData, list[tuple[int, np.ndarray]]]:
+    """Everything of ``ldi_to_mesh`` but the texture (left empty): vertices, triangles, UVs
+    (the atlas layout depends only on the lattice size and the tile count) and attributes,
+    with the used tiles per grown layer as (layer, (n, 2) tile rows and columns) for
+    ``ldi_texture``. Reads no colour."""
     k_layers = ldi.layers
     h, w = ldi.shape
     m = ldi.margin
@@ -102,15 +135,15 @@ def ldi_to_mesh(
     lmaps: list[np.ndarray] = [np.where(ldi.valid[0], np.int8(0), np.int8(-1))]
     keep_full = [np.zeros((h, w), bool) for _ in range(k_layers)]
     for k in range(1, k_layers):
-        ys, xs = np.nonzero(ldi.valid[k])
-        if ys.size == 0:
+        box = mask_bbox(ldi.valid[k])
+        if box is None:
             crops.append((0, 0, 0, 0))
             lmaps.append(np.zeros((0, 0), np.int8))
             continue
         # Crop origin on the block grid so blocks never straddle atlas tiles.
-        y0 = max(int(ys.min()) - 2, 0) // max(s, 1) * max(s, 1)
-        x0 = max(int(xs.min()) - 2, 0) // max(s, 1) * max(s, 1)
-        y1, x1 = min(int(ys.max()) + 3, h), min(int(xs.max()) + 3, w)
+        y0 = max(box[0] - 2, 0) // max(s, 1) * max(s, 1)
+        x0 = max(box[2] - 2, 0) // max(s, 1) * max(s, 1)
+        y1, x1 = min(box[1] + 2, h), min(box[3] + 2, w)
         lmap = _ring(ldi, k, y0, y1, x0, x1)
         crops.append((y0, y1, x0, x1))
         lmaps.append(lmap)
@@ -126,16 +159,14 @@ def ldi_to_mesh(
     ]
 
     # --- triangulate every layer image -------------------------------------------------
-    pieces = []  # (k, triangles in global flat lattice positions, anchors global y, x)
+    pieces = []  # (k, triangles and anchors as flat crop positions, layer map, crop y0, x0, w)
     for k in range(k_layers):
         y0, y1, x0, x1 = crops[k]
         lmap = lmaps[k]
         if lmap.size == 0:
             continue
         present = lmap >= 0
-        disp = np.take_along_axis(
-            ldi.disp[:, y0:y1, x0:x1], np.clip(lmap, 0, None)[None].astype(np.intp), axis=0
-        )[0]
+        disp = _pick(ldi.disp[:, y0:y1, x0:x1], lmap)
         link_r, link_d = _links_in_image(ldi, lmap, y0, x0)
         own = None if k == 0 else lmap == k
         tris, anchor = triangulate(
@@ -149,21 +180,20 @@ def ldi_to_mesh(
             own,
             keep_full[k][y0:y1, x0:x1],
         )
-        cw = x1 - x0
-        ty, tx = tris // cw + y0, tris % cw + x0
-        ay, ax = anchor // cw + y0, anchor % cw + x0
-        pieces.append((k, ty, tx, ay, ax, lmap, y0, x0))
+        pieces.append((k, tris, anchor, lmap, (y0, x0, x1 - x0)))
 
     # --- vertices: layer 0 one per position; layer k one per (tile, position) ----------
     tiles_per_layer: list[np.ndarray] = []
+    tiles_of: list[tuple[int, np.ndarray]] = []
     vert_y, vert_x, vert_layer, vert_cell, vert_ly, vert_lx = [], [], [], [], [], []
     tri_out = []
     n_vertices = 0
     tile_cols = -(-w // tile) + 1
     cell_base = 0
-    for k, ty, tx, ay, ax, lmap, y0, x0 in pieces:
+    for k, tris, anchor, lmap, (y0, x0, cw) in pieces:
         if k == 0:
-            flat = ty.astype(np.int64) * w + tx
+            # Layer 0's image is the whole lattice: crop positions are lattice positions.
+            flat = tris.astype(np.int64, copy=False)
             used = np.zeros(h * w, bool)
             used[flat.ravel()] = True
             pos = np.flatnonzero(used)
@@ -178,14 +208,31 @@ def ldi_to_mesh(
             n_vertices += pos.size
             tiles_per_layer_k = None
             continue
+        ty, tx = np.divmod(tris, cw)
+        ty += y0
+        tx += x0
+        ay, ax = np.divmod(anchor, cw)
+        ay += y0
+        ax += x0
         tkey = (ay // tile) * tile_cols + (ax // tile)
-        utile, tinv = np.unique(tkey, return_inverse=True)
+        # np.unique(tkey, return_inverse=True) without a sort: the keys are small.
+        used_tile = np.zeros(int(tkey.max()) + 1, bool)
+        used_tile[tkey] = True
+        utile = np.flatnonzero(used_tile)
+        tinv = _rank(utile, used_tile.size)[tkey]
         tiles_per_layer_k = np.stack([utile // tile_cols, utile % tile_cols], axis=1)
         tiles_per_layer.append(tiles_per_layer_k)
-        ly = ty - (ay // tile)[:, None] * tile
-        lx = tx - (ax // tile)[:, None] * tile
+        tiles_of.append((k, tiles_per_layer_k))
+        # key = tinv * side^2 + (ty - tile row * tile) * side + (tx - tile column * tile):
+        # the per-triangle part first, repeated per corner (flat adds are much faster than
+        # broadcasting over the corner axis).
         side = tile + 1
-        key = tinv[:, None].astype(np.int64) * (side * side) + ly * side + lx
+        base = tinv.astype(np.int64) * (side * side)
+        base -= (ay // tile) * (tile * side)
+        base -= (ax // tile) * tile
+        key = ty * side
+        key += tx
+        key += np.repeat(base, 3).reshape(key.shape)
         used = np.zeros(utile.size * side * side, bool)
         used[key.ravel()] = True
         ukey = np.flatnonzero(used)
@@ -209,11 +256,10 @@ def ldi_to_mesh(
     vx = np.concatenate(vert_x)
     vl = np.concatenate(vert_layer).astype(np.intp)
     vcell = np.concatenate(vert_cell)
-    triangles = np.concatenate(tri_out).astype(np.int32)
+    triangles = np.concatenate(tri_out).astype(np.int32, copy=False)
 
     # --- atlas and UVs ---------------------------------------------------------------------
-    grown_colors = [ldi.color[k] for k in range(1, k_layers) if lmaps[k].size]
-    texture, lay = atlas_mod.build_atlas(ldi.color[0], grown_colors, tiles_per_layer)
+    lay = atlas_mod.layout((h, w), int(sum(t.shape[0] for t in tiles_per_layer)))
     uvs = np.empty((vy.size, 2), np.float32)
     in_photo = vcell < 0
     uvs[in_photo] = atlas_mod.photo_uv(lay, vy[in_photo], vx[in_photo])
@@ -244,22 +290,24 @@ def ldi_to_mesh(
             inpainted_attr = np.concatenate(
                 [inpainted_attr, np.zeros(sk_vertices.shape[0], np.int8)]
             )
-    return MeshData(
+    mesh = MeshData(
         vertices=vertices,
         triangles=triangles,
         uvs=uvs,
-        texture=texture,
+        texture=np.zeros((0, 0, 3), ldi.color.dtype),
         intrinsics=intrinsics,
         attributes={"layer": layer_attr, "inpainted": inpainted_attr},
     )
+    return mesh, tiles_of
 
 
 def _rank(positions: np.ndarray, size: int) -> np.ndarray:
     """Index of each of the sorted ``positions`` in a table of ``size`` (only those entries are
     set): the vertex number of a used lattice position. Cheaper than a cumulative sum over the
     whole lattice, whose untouched entries are never read."""
-    table = np.empty(size, np.int64)
-    table[positions] = np.arange(positions.size, dtype=np.int64)
+    # int32: vertex and tile numbers stay far below 2**31, and the triangles are int32.
+    table = np.empty(size, np.int32)
+    table[positions] = np.arange(positions.size, dtype=np.int32)
     return table
 
 
@@ -400,7 +448,7 @@ def build_ldi_mesh(
 
     from .border import extend_frame
     from .inpaint import get_inpainter, inpaint_ldi
-    from .ldi import build_ldi, pad_reflect
+    from .ldi import build_ldi, compute_links, pad_reflect
     from .preprocess import preprocess
     from .reveal import focus_disparity, growth, margin_for_move, safe_motion
 
@@ -456,29 +504,44 @@ def build_ldi_mesh(
         margin,
         valid_p,
         reveal,
+        with_links=False,
     )
     timings["ldi"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
     progress("inpaint", 0.75, "Inpainting hidden background")
-    inpaint_ldi(ldi, get_inpainter(settings.inpainter, settings.device))
-    timings["inpaint"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    progress("mesh", 0.85, "Meshing and packing the texture atlas")
+    inpainter = get_inpainter(settings.inpainter, settings.device)
     raw = depth.disparity()
     z_of_disp = depth_function(
         depth.kind, float(np.max(raw)), settings.depth_scale, settings.far_ratio
     )
-    mesh = ldi_to_mesh(
-        ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance
-    )
+
+    def colour() -> float:
+        t = time.perf_counter()
+        inpaint_ldi(ldi, inpainter)
+        return time.perf_counter() - t
+
+    # Colour (inpainting) and geometry (links, triangles, UVs) read and write disjoint parts of
+    # the LDI, so they run side by side: numpy's and OpenCV's loops release the GIL, and on a
+    # machine with two cores or more this hides most of the inpainting. Only the atlas texture
+    # waits for the colours.
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        colour_done = pool.submit(colour)
+        ldi.links = compute_links(ldi.valid, ldi.disp, pre.cuts, threshold)
+        # safe_motion needs the links; it runs in the worker after the inpainting.
+        safe_done = pool.submit(safe_motion, ldi, intrinsics.fx, d_focus, floor)
+        progress("mesh", 0.85, "Meshing and packing the texture atlas")
+        mesh, tiles = ldi_geometry(
+            ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance
+        )
+        timings["inpaint"] = colour_done.result()
+        mesh.texture = ldi_texture(ldi, tiles)
+        safe = safe_done.result().to_dict()
     timings["meshing"] = time.perf_counter() - t0
     mesh.timings.update(timings)
     # In Blender units (a fraction of the focus distance the estimate was made for), so that
     # the animation side can compare it with any focus the artist picks.
     z_focus = float(z_of_disp(np.float32(d_focus)))
-    safe = safe_motion(ldi, intrinsics.fx, d_focus, floor).to_dict()
     mesh.safe_motion = {k: v * z_focus for k, v in safe.items()}
     mesh.frame_margin = margin
     return mesh

@@ -23,10 +23,12 @@ a threshold gives ragged, noisy edges. Two steps fix that:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
 
+from .parallel import thread_map, workers
 from .ramps import snap_ramps
 
 # Neighbourhood of the cuts where the sharpened disparity is kept: the window the background's
@@ -104,21 +106,38 @@ def weighted_median(
         if ys.size == 0:
             break
         src = out.copy()  # read from the previous iteration only (order independent)
-        for start in range(0, ys.size, _CHUNK):
-            cy, cx = ys[start : start + _CHUNK], xs[start : start + _CHUNK]
-            ny = np.clip(cy[:, None] + oy[None, :], 0, h - 1)
-            nx = np.clip(cx[:, None] + ox[None, :], 0, w - 1)
-            values = src[ny, nx]  # (n, 25)
-            diff = guide[ny, nx] - guide[cy, cx][:, None, :]
-            weights = spatial[None, :] * np.exp(
-                -np.einsum("nkc,nkc->nk", diff, diff) * inv_two_sigma2
-            )
-            order = np.argsort(values, axis=1)
-            sorted_values = np.take_along_axis(values, order, axis=1)
-            cum = np.cumsum(np.take_along_axis(weights, order, axis=1), axis=1)
-            pick = np.argmax(cum >= 0.5 * cum[:, -1:], axis=1)
-            out[cy, cx] = sorted_values[np.arange(cy.size), pick]
+
+        # Pieces of at most _CHUNK pixels, and at least one per thread (numpy's sorts,
+        # gathers and ufuncs release the GIL); each writes only its own pixels of ``out``.
+        size = min(_CHUNK, -(-ys.size // workers()))
+        median = partial(_median_piece, out, src, guide, oy, ox, spatial, inv_two_sigma2)
+        thread_map(median, [(ys[s : s + size], xs[s : s + size]) for s in range(0, ys.size, size)])
     return out
+
+
+def _median_piece(
+    out: np.ndarray,
+    src: np.ndarray,
+    guide: np.ndarray,
+    oy: np.ndarray,
+    ox: np.ndarray,
+    spatial: np.ndarray,
+    inv_two_sigma2: np.float32,
+    pixels: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """The weighted median of ``src`` at ``pixels`` (cy, cx), written to ``out``."""
+    h, w = src.shape
+    cy, cx = pixels
+    ny = np.clip(cy[:, None] + oy[None, :], 0, h - 1)
+    nx = np.clip(cx[:, None] + ox[None, :], 0, w - 1)
+    values = src[ny, nx]  # (n, 25)
+    diff = guide[ny, nx] - guide[cy, cx][:, None, :]
+    weights = spatial[None, :] * np.exp(-np.einsum("nkc,nkc->nk", diff, diff) * inv_two_sigma2)
+    order = np.argsort(values, axis=1)
+    sorted_values = np.take_along_axis(values, order, axis=1)
+    cum = np.cumsum(np.take_along_axis(weights, order, axis=1), axis=1)
+    pick = np.argmax(cum >= 0.5 * cum[:, -1:], axis=1)
+    out[cy, cx] = sorted_values[np.arange(cy.size), pick]
 
 
 def find_cuts(disp: np.ndarray, threshold: float, slope_aware: bool = True) -> Cuts:
