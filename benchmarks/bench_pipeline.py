@@ -52,7 +52,7 @@ def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
     sys.path.insert(0, str(ROOT))
     from pipeline import build
     from pipeline.build import build_photo
-    from pipeline.mesh_data import MeshData
+    from pipeline.mesh.mesh_data import MeshData
     from pipeline.settings import PipelineSettings
 
     keywords = {"filepath": photo, "depth_filepath": depth, "depth_kind": "DEPTH"}

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from bench_pipeline import make_input  # noqa: E402
 
 from pipeline.build import build_photo  # noqa: E402
-from pipeline.mesh_data import MeshData  # noqa: E402
+from pipeline.mesh.mesh_data import MeshData  # noqa: E402
+from pipeline.runtime.worker_client import State, build_job, worker_env, worker_pythonpath  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
-from pipeline.worker_client import State, build_job, worker_env, worker_pythonpath  # noqa: E402
 
 
 def bare_startup() -> float:

@@ -45,8 +45,8 @@ def _scene(width: int, height: int):
 def run_one(width: int, height: int, runs: int) -> dict:
     sys.path.insert(0, str(REPO))
     from pipeline.build import build_mesh
-    from pipeline.depth_file import DepthMap
-    from pipeline.image_io import Photo
+    from pipeline.io.depth_file import DepthMap
+    from pipeline.io.image_io import Photo
     from pipeline.settings import PipelineSettings
 
     rgb, depth = _scene(width, height)

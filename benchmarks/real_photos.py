@@ -144,14 +144,14 @@ def resolve_photos(names: list[str], cache: Path) -> list[tuple[str, Path]]:
 def scaled_copy(path: Path, dest: Path, long_side: int, pipeline) -> np.ndarray:
     """The photo (EXIF-oriented) with its long side reduced to ``long_side``, written to
     ``dest`` as PNG; returns the RGB pixels."""
-    rgb = pipeline.image_io.read_photo(path).rgb8()
+    rgb = pipeline.io.image_io.read_photo(path).rgb8()
     h, w = rgb.shape[:2]
     scale = long_side / max(h, w)
     if scale < 1.0:  # never enlarge: that would only blur the photo
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    pipeline.image_io.write_image_atomic(dest, rgb)
+    pipeline.io.image_io.write_image_atomic(dest, rgb)
     return rgb
 
 

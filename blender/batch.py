@@ -29,7 +29,7 @@ from typing import Any
 
 import bpy
 
-from ..pipeline.atomic import rename_into_place
+from ..pipeline.io.atomic import rename_into_place
 from .cli_args import network_backend, pipeline_keywords, validate_args
 
 PREVIEW_LONG_SIDE = 1024
@@ -85,8 +85,8 @@ def save_blend(path: Path) -> None:
 
 def build_mesh(item: Any, args: argparse.Namespace, keywords: dict[str, Any]) -> Any:
     """The photo's MeshData, built by the worker exactly as the import builds it."""
-    from ..pipeline.mesh_data import MeshData
-    from ..pipeline.worker_client import State
+    from ..pipeline.mesh.mesh_data import MeshData
+    from ..pipeline.runtime.worker_client import State
     from . import worker_jobs
     from .worker_jobs import offline_hint, pipeline_job, wait_sync
 

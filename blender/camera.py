@@ -8,7 +8,7 @@ import bpy
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..pipeline.mesh_data import MeshData
+    from ..pipeline.mesh.mesh_data import MeshData
 
 
 SENSOR_MM = 36.0

@@ -51,7 +51,7 @@ def dolly_limit(photo: bpy.types.Object, focus: float, fov: float) -> float:
 def safe_amplitude(photo: bpy.types.Object, traj: "Trajectory", amplitude: float) -> float | None:
     """The largest amplitude of this path that shows no holes on this photo (same unit as
     ``amplitude``), None when the photo does not know its safe moves."""
-    from ..pipeline.reveal import covered_fraction
+    from ..pipeline.ldi.reveal import covered_fraction
 
     safe = photo_safe_motion(photo)
     if safe is None:

@@ -37,7 +37,7 @@ def model_folder(context: bpy.types.Context | None = None) -> Path:
 
 
 def vendor_folder() -> Path | None:
-    from ..pipeline.vendor import vendor_dir
+    from ..pipeline.runtime.vendor import vendor_dir
 
     folder = vendor_dir(user_dir())
     return folder if folder.is_dir() else None
@@ -49,7 +49,7 @@ def check_models(context: bpy.types.Context, backend: str, model_dir: str | None
     can be downloaded. Imports the backend's module, never torch."""
     from ..pipeline.depth.registry import backend_for
     from ..pipeline.errors import ModelError
-    from ..pipeline.models import get_info, resolve_model
+    from ..pipeline.runtime.models import get_info, resolve_model
 
     folder = model_folder(context)
     for name in backend_for(backend).models:

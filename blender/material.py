@@ -16,7 +16,7 @@ def build_image(name: str, texture: np.ndarray) -> bpy.types.Image:
 
     The packed file is an 8-bit PNG: a 16-bit one would be a float image in Blender (four
     times the memory at render time, twice the file) for no visible gain on an sRGB photo."""
-    from ..pipeline.image_io import write_image_atomic
+    from ..pipeline.io.image_io import write_image_atomic
 
     if texture.dtype == np.uint16:
         texture = ((texture.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)

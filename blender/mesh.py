@@ -8,16 +8,16 @@ import bpy
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..pipeline.mesh_data import MeshData
+    from ..pipeline.mesh.mesh_data import MeshData
 
 
 def build_mesh(name: str, data: "MeshData") -> bpy.types.Mesh:
     """A Blender mesh from MeshData using the bulk foreach_set calls (no from_pydata).
 
     Triangle pairs are stored as quads that Blender splits back into the same two triangles
-    (pipeline.quads): a third fewer corners and edges in memory and in the saved file, and
+    (pipeline.mesh.quads): a third fewer corners and edges in memory and in the saved file, and
     exactly the same render."""
-    from ..pipeline.quads import pair_triangles
+    from ..pipeline.mesh.quads import pair_triangles
 
     vertices = np.ascontiguousarray(data.vertices, dtype=np.float32)
     quads, triangles = pair_triangles(vertices, data.triangles)

@@ -49,7 +49,7 @@ def photo_vertices(photo: bpy.types.Object, front_only: bool) -> np.ndarray:
 
 def photo_safe_motion(photo: bpy.types.Object) -> dict[str, float] | None:
     """The photo's safe camera moves per direction (Blender units), None when not known."""
-    from ..pipeline.mesh_data import SAFE_MOTION_KEYS
+    from ..pipeline.mesh.mesh_data import SAFE_MOTION_KEYS
 
     values = list(photo.oneshot3d.safe_motion)  # type: ignore[attr-defined]
     if min(values) < 0:

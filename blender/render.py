@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import bpy
 
-from ..pipeline.atomic import rename_into_place
+from ..pipeline.io.atomic import rename_into_place
 from . import compat
 from .photo import is_photo
 

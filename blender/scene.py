@@ -18,7 +18,7 @@ from .material import build_image, build_material
 from .mesh import build_mesh
 
 if TYPE_CHECKING:
-    from ..pipeline.mesh_data import MeshData
+    from ..pipeline.mesh.mesh_data import MeshData
     from ..pipeline.settings import PipelineSettings
 
 
@@ -91,7 +91,7 @@ def build_photo_objects(
         props.focus_depth = default_focus_depth(data)
         props.camera = camera_object
         if data.safe_motion:
-            from ..pipeline.mesh_data import SAFE_MOTION_KEYS
+            from ..pipeline.mesh.mesh_data import SAFE_MOTION_KEYS
 
             props.safe_motion = [data.safe_motion.get(k, -1.0) for k in SAFE_MOTION_KEYS]
     except BaseException:

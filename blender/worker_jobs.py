@@ -14,7 +14,7 @@ import bpy
 from .extension import model_folder, preferences, user_dir, vendor_folder
 
 if TYPE_CHECKING:
-    from ..pipeline.worker_client import WorkerJob
+    from ..pipeline.runtime.worker_client import WorkerJob
 
 
 # Set from any thread to stop a synchronous job (background mode has no Esc key).
@@ -66,8 +66,8 @@ def pipeline_job(
     device and model folder (``model_dir`` / ``device`` override them: the batch's
     --model-dir / --device), the extension's depth cache and vendored environment.
     ``stall_timeout``: the watchdog's limit (None = ``$ONESHOT3D_WORKER_TIMEOUT`` or 120 s)."""
+    from ..pipeline.runtime.worker_client import build_job
     from ..pipeline.settings import PipelineSettings
-    from ..pipeline.worker_client import build_job
 
     prefs = preferences(context)
     models = model_folder(context)

@@ -17,7 +17,7 @@ def handler(argv: list[str]) -> int:
     """Run the command line ``argv`` (the words after ``--command oneshot3d``)."""
     from ..blender.batch import run_batch
     from ..blender.cli_args import build_parser
-    from ..pipeline.cli_errors import exit_at_once_on_sigint
+    from ..pipeline.runtime.cli_errors import exit_at_once_on_sigint
 
     try:
         args = build_parser(f"blender --command {COMMAND_ID}").parse_args(argv)

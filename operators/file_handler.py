@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bpy
 
-from ..pipeline.formats import PHOTO_SUFFIXES
+from ..pipeline.io.formats import PHOTO_SUFFIXES
 
 
 class ONESHOT3D_FH_photo(bpy.types.FileHandler):

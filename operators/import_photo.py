@@ -19,13 +19,13 @@ from ..panels.properties import (
     settings_dict,
     store_settings,
 )
-from ..pipeline.formats import PHOTO_SUFFIXES
+from ..pipeline.io.formats import PHOTO_SUFFIXES
 from ..pipeline.settings import PHOTO_SETTINGS, SETTINGS
 from .jobs import JobOperator
 from .typing_helpers import OperatorResult
 
 if TYPE_CHECKING:
-    from ..pipeline.worker_client import WorkerJob
+    from ..pipeline.runtime.worker_client import WorkerJob
 
 
 # ImportHelper.invoke and Operator.invoke differ only in the stubs' annotations.
@@ -106,7 +106,7 @@ class ONESHOT3D_OT_import_photo(JobOperator, bpy.types.Operator, ImportHelper): 
 
     def on_done(self, context: bpy.types.Context, job: "WorkerJob") -> None:
         from ..blender import scene
-        from ..pipeline.mesh_data import MeshData
+        from ..pipeline.mesh.mesh_data import MeshData
         from ..pipeline.settings import PipelineSettings
 
         mesh = MeshData.load_npz(job.result["result"])

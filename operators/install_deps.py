@@ -1,7 +1,7 @@
 """Preferences > Install Dependencies / Remove / Status, and Download Model.
 
 torch is installed with Blender's own interpreter and pip into
-``extension_path_user(...)/vendor`` (via a staging folder, see ``pipeline.vendor``), never
+``extension_path_user(...)/vendor`` (via a staging folder, see ``pipeline.runtime.vendor``), never
 into Blender's site-packages, and only when ``bpy.app.online_access`` allows it (a local
 wheel folder with "No Index" works offline). The install runs under the same job runner as
 the import: modal with progress and Esc in the UI, synchronous in background mode.
@@ -21,7 +21,7 @@ from .jobs import JobOperator
 from .typing_helpers import OperatorResult
 
 if TYPE_CHECKING:
-    from ..pipeline.worker_client import WorkerJob
+    from ..pipeline.runtime.worker_client import WorkerJob
 
 VARIANT_ITEMS = (
     ("CPU", "CPU", "Works everywhere (smallest download)"),
@@ -71,8 +71,8 @@ class ONESHOT3D_OT_install_dependencies(JobOperator, bpy.types.Operator):
     def make_job(self, context: bpy.types.Context) -> "WorkerJob":
         import numpy
 
-        from ..pipeline import vendor
-        from ..pipeline.worker_client import WorkerJob, worker_pythonpath
+        from ..pipeline.runtime import vendor
+        from ..pipeline.runtime.worker_client import WorkerJob, worker_pythonpath
 
         root = user_dir()
         self._root = root
@@ -98,7 +98,7 @@ class ONESHOT3D_OT_install_dependencies(JobOperator, bpy.types.Operator):
         )
 
     def on_done(self, context: bpy.types.Context, job: "WorkerJob") -> None:
-        from ..pipeline import vendor
+        from ..pipeline.runtime import vendor
 
         assert self._root is not None
         vendor.commit_staging(self._root)
@@ -108,7 +108,7 @@ class ONESHOT3D_OT_install_dependencies(JobOperator, bpy.types.Operator):
     def _finish(self, context: bpy.types.Context) -> OperatorResult:
         result = super()._finish(context)
         if "FINISHED" not in result and self._root is not None:
-            from ..pipeline import vendor
+            from ..pipeline.runtime import vendor
 
             vendor.discard_staging(self._root)  # failed or cancelled: no half environment
         return result
@@ -122,7 +122,7 @@ class ONESHOT3D_OT_remove_dependencies(bpy.types.Operator):
     bl_options = {"REGISTER", "INTERNAL"}
 
     def execute(self, context: bpy.types.Context) -> OperatorResult:
-        from ..pipeline import vendor
+        from ..pipeline.runtime import vendor
 
         try:
             removed = vendor.remove(user_dir())
@@ -141,7 +141,7 @@ class ONESHOT3D_OT_dependency_status(bpy.types.Operator):
     bl_options = {"REGISTER", "INTERNAL"}
 
     def execute(self, context: bpy.types.Context) -> OperatorResult:
-        from ..pipeline.worker_client import run_probe
+        from ..pipeline.runtime.worker_client import run_probe
 
         info = run_probe(vendor_dir=vendor_folder())
         if "error" in info:
@@ -179,7 +179,7 @@ class ONESHOT3D_OT_download_model(JobOperator, bpy.types.Operator):
         return self.run_job(context)
 
     def make_job(self, context: bpy.types.Context) -> "WorkerJob":
-        from ..pipeline.worker_client import WorkerJob, worker_pythonpath
+        from ..pipeline.runtime.worker_client import WorkerJob, worker_pythonpath
 
         folder = model_folder(context)
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """The machinery every long-running operator shares: run a worker job modally or not.
 
-The pipeline never runs in Blender's process: ``JobOperator`` starts ``pipeline.worker`` in a
+The pipeline never runs in Blender's process: ``JobOperator`` starts ``pipeline.runtime.worker`` in a
 child process (Blender's interpreter, the vendored environment on its path, see
-``pipeline.worker_client``) and
+``pipeline.runtime.worker_client``) and
 
 * in the UI (operator invoked from a menu, the file browser or a drop) polls it from a modal
   timer: progress in the status bar and the sidebar, Esc cancels (the child is ended, its temp
@@ -26,7 +26,7 @@ from ..blender.worker_jobs import offline_hint, wait_sync
 from .typing_helpers import OperatorResult
 
 if TYPE_CHECKING:
-    from ..pipeline.worker_client import WorkerJob
+    from ..pipeline.runtime.worker_client import WorkerJob
 
 
 class JobOperator:
@@ -124,7 +124,7 @@ class JobOperator:
 
     def _finish(self, context: bpy.types.Context) -> OperatorResult:
         from ..pipeline.errors import PipelineError
-        from ..pipeline.worker_client import State
+        from ..pipeline.runtime.worker_client import State
 
         job = self._job
         assert job is not None

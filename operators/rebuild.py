@@ -18,7 +18,7 @@ from .jobs import JobOperator
 from .typing_helpers import OperatorResult
 
 if TYPE_CHECKING:
-    from ..pipeline.worker_client import WorkerJob
+    from ..pipeline.runtime.worker_client import WorkerJob
 
 
 def _images_of(materials: list[Any]) -> list[bpy.types.Image]:
@@ -66,7 +66,7 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
         from ..blender import material, scene
         from ..blender.camera import build_camera
         from ..blender.mesh import build_mesh
-        from ..pipeline.mesh_data import MeshData
+        from ..pipeline.mesh.mesh_data import MeshData
         from ..pipeline.settings import PipelineSettings
 
         obj = bpy.data.objects.get(self._target)

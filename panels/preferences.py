@@ -26,7 +26,7 @@ DEFAULT_BACKEND_ITEMS = (
 
 
 def _variant_items(self: object, context: object) -> list[tuple[str, str, str]]:
-    from ..pipeline.vendor import available_variants
+    from ..pipeline.runtime.vendor import available_variants
 
     # Enum callbacks must keep their strings alive: a module-level cache does that.
     global _VARIANT_CACHE
@@ -69,7 +69,7 @@ class ONESHOT3D_AP_preferences(bpy.types.AddonPreferences):
     status_text: StringProperty(name="Status", default="Press Status to check")
 
     def draw(self, context: bpy.types.Context) -> None:
-        from ..pipeline.vendor import status
+        from ..pipeline.runtime.vendor import status
 
         layout = self.layout
         layout.use_property_split = True

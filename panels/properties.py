@@ -128,7 +128,7 @@ class OneShot3DPhotoSettings(bpy.types.PropertyGroup):
     focus_depth: FloatProperty(name="Focus Depth", default=1.0, min=0.0)
     camera: PointerProperty(name="Camera", type=bpy.types.Object)
     # Largest camera moves without holes (Blender units), camera moving right, left, up, down
-    # (pipeline.reveal); negative = not known (baseline meshes, older files).
+    # (pipeline.ldi.reveal); negative = not known (baseline meshes, older files).
     safe_motion: FloatVectorProperty(
         name="Safe Camera Move", size=4, default=(-1.0, -1.0, -1.0, -1.0), options={"HIDDEN"}
     )

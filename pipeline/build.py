@@ -16,14 +16,14 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from . import atlas as atlas_mod
-from .depth_file import DepthMap, read_depth_file, relative_disparity_map
-from .disparity import normalise, scene_depth
+from .depth.disparity import normalise, scene_depth
 from .errors import PipelineError, SettingsError
-from .image_io import MIN_PHOTO_SIDE, Photo, check_photo_size, read_photo
-from .intrinsics import Intrinsics
-from .mesh import grid_mesh
-from .mesh_data import MeshData
+from .io.depth_file import DepthMap, read_depth_file, relative_disparity_map
+from .io.image_io import MIN_PHOTO_SIDE, Photo, check_photo_size, read_photo
+from .io.intrinsics import Intrinsics
+from .mesh import atlas as atlas_mod
+from .mesh.baselines import grid_mesh
+from .mesh.mesh_data import MeshData
 from .settings import PipelineSettings
 
 # progress(stage, fraction of the whole job in [0, 1], message). It may raise
@@ -121,7 +121,7 @@ def build_mesh(
             warnings=list(depth.warnings),
         )
     else:
-        from .ldi_mesh import build_ldi_mesh
+        from .mesh.ldi_mesh import build_ldi_mesh
 
         mesh = build_ldi_mesh(rgb, disp, depth, settings, work_intrinsics, valid, progress)
         mesh.warnings = list(depth.warnings) + mesh.warnings
@@ -158,7 +158,7 @@ def _full_resolution_photo(
     tiles_top = atlas_mod.layout((ph, pw), 1).tiles_top if has_tiles else old_h
     big_margin = math.ceil(margin * max(sx, sy))
     rh, rw = big_h + 2 * big_margin, big_w + 2 * big_margin
-    # The frame margin holds the continued background (pipeline.border), smooth by nature:
+    # The frame margin holds the continued background (pipeline.ldi.border), smooth by nature:
     # scaled up from the working atlas; the photo itself goes in at full resolution.
     region = cv2.resize(old[:ph, :pw], (rw, rh), interpolation=cv2.INTER_LINEAR)
     region[big_margin : big_margin + big_h, big_margin : big_margin + big_w] = photo[..., :3]

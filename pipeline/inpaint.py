@@ -177,10 +177,7 @@ def get_inpainter(name: str, device: str = "cpu") -> Inpainter:
 def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa: F821
     """Fill the colour of every grown layer in place, front layers first (a deeper layer's
     context may be the colour of a grown layer before it)."""
-    from .ldi import (
-        INPAINTED,  # noqa: F401  (documentation: grown samples carry INPAINTED)
-        mask_bbox,
-    )
+    from .ldi.layers import mask_bbox
 
     scale = 65535.0 if ldi.color.dtype == np.uint16 else 255.0
     h, w = ldi.shape

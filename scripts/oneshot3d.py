@@ -88,7 +88,7 @@ def _exit_on_sigint() -> None:
     """Ctrl-C ends the job at once with one line and status 130, from the first moment
     (Blender's modules loading) to the last. Not a KeyboardInterrupt: Blender would catch it
     inside a render or an operator, print a traceback and go on (the same handler as
-    pipeline.cli_errors.exit_at_once_on_sigint, which cannot be imported before the extension
+    pipeline.runtime.cli_errors.exit_at_once_on_sigint, which cannot be imported before the extension
     is found). Outputs are renamed into place only when complete."""
 
     def on_sigint(signum: int, frame: object) -> None:

@@ -85,8 +85,8 @@ import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
 from pipeline.build import build_photo  # noqa: E402
+from pipeline.mesh.quads import pair_triangles, quad_triangles  # noqa: E402
 from pipeline.motion import look_at_euler  # noqa: E402
-from pipeline.quads import pair_triangles, quad_triangles  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 
 METHODS = ("RUBBER", "TORN", "LDI")
@@ -404,7 +404,7 @@ def network_depth(name: str, out: Path, model_dir: str) -> dict[str, float]:
     """Tiefenrausch on the rendered source view, aligned to the true disparity by one
     least-squares scale and shift; saved as metric depth. Returns the fit's errors."""
     from pipeline.depth.tiefenrausch import estimate
-    from pipeline.image_io import read_photo
+    from pipeline.io.image_io import read_photo
 
     truth = 1.0 / np.load(out / f"{name}_depth_exact.npy").astype(np.float64)
     photo = read_photo(out / f"{name}_source.png")

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..models import get_info, locate_model
+from ..runtime.models import get_info, locate_model
 from .registry import backend_for
 
 TORCH_DEFAULT = "depth-anything-v2-small"

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..atomic import atomic_write
-from ..models import default_cache_dir
+from ..io.atomic import atomic_write
+from ..runtime.models import default_cache_dir
 from .registry import backend_for
 
 if TYPE_CHECKING:
-    from ..image_io import Photo
+    from ..io.image_io import Photo
     from ..settings import PipelineSettings
 
 

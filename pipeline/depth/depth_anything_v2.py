@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 
 from ..errors import ModelError, SettingsError
-from ..models import get_info, resolve_model, safe_torch_load
+from ..runtime.models import get_info, resolve_model, safe_torch_load
 from .registry import DepthBackend, register
 
 if TYPE_CHECKING:
-    from ..image_io import Photo
+    from ..io.image_io import Photo
     from ..settings import PipelineSettings
 
 INPUT_SIZE = 518

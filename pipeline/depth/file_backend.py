@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..depth_file import read_depth_file
 from ..errors import SettingsError
+from ..io.depth_file import read_depth_file
 from .registry import DepthBackend, register
 
 if TYPE_CHECKING:
-    from ..image_io import Photo
+    from ..io.image_io import Photo
     from ..settings import PipelineSettings
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import SettingsError
 
 if TYPE_CHECKING:
-    from ..image_io import Photo
+    from ..io.image_io import Photo
     from ..settings import PipelineSettings
 
 # (photo, settings) -> disparity (H, W) float32 at the photo's resolution, larger = nearer.
@@ -30,7 +30,7 @@ class DepthBackend:
     input_size: str  # human-readable, e.g. "long side 384, multiple of 32"
     needs_torch: bool
     estimate: EstimateFn
-    # Names of model files (pipeline.models catalogue) this backend loads.
+    # Names of model files (pipeline.runtime.models catalogue) this backend loads.
     models: tuple[str, ...] = ()
     description: str = ""
 

@@ -54,7 +54,7 @@ from .tiefenrausch_graph import (
 if TYPE_CHECKING:
     import torch
 
-    from ..image_io import Photo
+    from ..io.image_io import Photo
     from ..settings import PipelineSettings
 
 
@@ -251,7 +251,7 @@ def _check_device(device: str) -> None:
 
 
 def _load_for(settings: "PipelineSettings", exact: bool) -> TiefenrauschModel:
-    from ..models import resolve_model  # lazily: the catalogue is optional for this module
+    from ..runtime.models import resolve_model  # lazily: the catalogue is optional for this module
 
     net = resolve_model(NET_FILE, settings.model_dir)
     init = resolve_model(INIT_FILE, settings.model_dir)

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ..atomic import atomic_write
 from ..errors import ModelError
-from ..models import sha256_file
+from ..io.atomic import atomic_write
+from ..runtime.models import sha256_file
 from .caffe2_netdef import read_netdef
 from .registry import DepthBackend, register
 from .tiefenrausch_graph import (
@@ -61,7 +61,7 @@ from .tiefenrausch_graph import (
 )
 
 if TYPE_CHECKING:
-    from ..image_io import Photo
+    from ..io.image_io import Photo
     from ..settings import PipelineSettings
 
 NAME = "tiefenrausch-opencv"
@@ -236,7 +236,7 @@ def _store_translation(path: Path, onnx: bytes, model: OpenCVTiefenrausch) -> No
 
 def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
     """Disparity on the network grid, comparable to the official outputs."""
-    from ..models import resolve_model
+    from ..runtime.models import resolve_model
     from . import cache
 
     net = resolve_model(NET_FILE, settings.model_dir)

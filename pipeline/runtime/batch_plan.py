@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import DepthFileError, ImageReadError, SettingsError
-from ..image_io import SUPPORTED_SUFFIXES
+from ..io.image_io import SUPPORTED_SUFFIXES
 from ..motion import PRESETS
 
 OUTPUT_MARKER = ".oneshot3d-output"
 # Depth maps pair with photos by stem; formats in order of preference (float formats first:
-# they keep more precision than 8/16-bit PNG), matching pipeline.depth_file's readers.
+# they keep more precision than 8/16-bit PNG), matching pipeline.io.depth_file's readers.
 DEPTH_SUFFIXES = (".npy", ".exr", ".tif", ".tiff", ".png")
 DEPTH_NAME_PATTERNS = ("{stem}", "{stem}_depth", "{stem}-depth", "{stem}.depth")
 # Folders that are never photo sources (macOS zip debris, version control).

@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_json_atomic
 from ..errors import SettingsError
+from ..io.atomic import write_json_atomic
 from .batch_plan import OUTPUT_MARKER, shard
 
 SUMMARY_NAME = "summary.json"
@@ -59,7 +59,7 @@ class PhotoResult:
     index: int | None = None
     shard: int = 0
     # Largest camera moves without holes, per direction, as a fraction of the photo's focus
-    # distance (the unit of the presets' amplitudes; pipeline.reveal). Empty when not known.
+    # distance (the unit of the presets' amplitudes; pipeline.ldi.reveal). Empty when not known.
     safe_motion: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -200,7 +200,7 @@ assert bpy.ops.extensions.package_install_files(
 ) == {"FINISHED"}
 ext = "bl_ext.user_default.oneshot3d"
 ops = importlib.import_module(ext + ".blender.extension")
-vendor = importlib.import_module(ext + ".pipeline.vendor")
+vendor = importlib.import_module(ext + ".pipeline.runtime.vendor")
 folder = vendor.vendor_dir(ops.user_dir())
 if vendor_now == "1":
     # The vendored environment exposes the venv's real torch (what Install Dependencies

@@ -13,9 +13,9 @@ bpy = pytest.importorskip("bpy", reason="needs the bpy module (pip install bpy)"
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pipeline.build import build_mesh  # noqa: E402
-from pipeline.depth_file import DepthMap  # noqa: E402
-from pipeline.export import write_glb, write_ply  # noqa: E402
-from pipeline.image_io import Photo  # noqa: E402
+from pipeline.io.depth_file import DepthMap  # noqa: E402
+from pipeline.io.export import write_glb, write_ply  # noqa: E402
+from pipeline.io.image_io import Photo  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 
 pytestmark = pytest.mark.blender

@@ -17,8 +17,10 @@ def test_install_from_local_wheels_status_and_remove(empty_scene, installed_exte
     import bpy
 
     ops = importlib.import_module(f"{installed_extension.__name__}.blender.extension")
-    vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.vendor")
-    client = importlib.import_module(f"{installed_extension.__name__}.pipeline.worker_client")
+    vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.runtime.vendor")
+    client = importlib.import_module(
+        f"{installed_extension.__name__}.pipeline.runtime.worker_client"
+    )
     user = ops.user_dir()
     assert str(user).startswith(bpy.utils.resource_path("USER"))  # the temp user folder
     wheels = tmp_path / "wheels"
@@ -50,7 +52,7 @@ def test_install_picks_wheels_for_blenders_own_python(empty_scene, installed_ext
     with Blender's interpreter, so it must take the one for that Python, whichever it is."""
     import bpy
 
-    vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.vendor")
+    vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.runtime.vendor")
     ops = importlib.import_module(f"{installed_extension.__name__}.blender.extension")
     wheels = tmp_path / "wheels"
     for minor in (11, 12, 13, 14):
@@ -67,7 +69,7 @@ def test_install_picks_wheels_for_blenders_own_python(empty_scene, installed_ext
 def test_failed_install_leaves_no_environment(empty_scene, installed_extension, tmp_path):
     import bpy
 
-    vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.vendor")
+    vendor = importlib.import_module(f"{installed_extension.__name__}.pipeline.runtime.vendor")
     ops = importlib.import_module(f"{installed_extension.__name__}.blender.extension")
     with pytest.raises(RuntimeError, match="oneshot3d-no-such"):
         bpy.ops.oneshot3d.install_dependencies(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline import atlas
 from pipeline.build import build_mesh
-from pipeline.depth_file import DepthMap
-from pipeline.image_io import Photo
+from pipeline.io.depth_file import DepthMap
+from pipeline.io.image_io import Photo
+from pipeline.mesh import atlas
 from pipeline.settings import PipelineSettings
 
 

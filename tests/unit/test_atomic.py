@@ -1,4 +1,4 @@
-"""pipeline.atomic: a write replaces the file whole or not at all, and leaves no temporary
+"""pipeline.io.atomic: a write replaces the file whole or not at all, and leaves no temporary
 file behind either way."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline import atomic
-from pipeline.atomic import atomic_write, rename_into_place, write_json_atomic
+from pipeline.io import atomic
+from pipeline.io.atomic import atomic_write, rename_into_place, write_json_atomic
 
 POSIX_MODES = pytest.mark.skipif(not hasattr(os, "fchmod"), reason="file modes are POSIX-only")
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.atomic import write_json_atomic
 from pipeline.errors import DepthFileError, ImageReadError, SettingsError
+from pipeline.io.atomic import write_json_atomic
 from pipeline.runtime.batch_plan import (
     OUTPUT_MARKER,
     depth_for,

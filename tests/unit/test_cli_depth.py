@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline import cli_depth, models
 from pipeline.depth import registry
 from pipeline.errors import ModelError
+from pipeline.runtime import cli_depth, models
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO / ".." / "shared" / "reference"
@@ -178,7 +178,7 @@ def test_module_entry_point_reports_errors(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "pipeline.cli_depth",
+            "pipeline.runtime.cli_depth",
             "depth",
             str(tmp_path / "absent.jpg"),
             "-o",

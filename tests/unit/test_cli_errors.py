@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from helpers import interrupt_when, maps_library
 
-from pipeline.image_io import MIN_PHOTO_SIDE
+from pipeline.io.image_io import MIN_PHOTO_SIDE
 
 REPO = Path(__file__).resolve().parents[2]
 TIEFENRAUSCH = REPO / ".." / "shared" / "reference" / "tiefenrausch"

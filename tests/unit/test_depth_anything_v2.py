@@ -11,11 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="Depth Anything V2 runs in torch")
 
-from pipeline import models  # noqa: E402
 from pipeline.depth import depth_anything_v2 as dav2  # noqa: E402
 from pipeline.depth.registry import BACKENDS  # noqa: E402
 from pipeline.errors import ModelError, SettingsError  # noqa: E402
-from pipeline.image_io import Photo  # noqa: E402
+from pipeline.io.image_io import Photo  # noqa: E402
+from pipeline.runtime import models  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 
 # (embed dim, blocks, DPT features, DPT out channels) of the official checkpoints.

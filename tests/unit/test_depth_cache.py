@@ -11,7 +11,7 @@ import pytest
 from pipeline.depth import cache, registry
 from pipeline.depth.registry import BACKENDS, DepthBackend
 from pipeline.errors import SettingsError
-from pipeline.image_io import Photo, read_photo
+from pipeline.io.image_io import Photo, read_photo
 from pipeline.settings import PipelineSettings
 
 CALLS: list[str] = []

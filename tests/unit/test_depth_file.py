@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.depth_file import read_depth_file
-from pipeline.disparity import normalise, scene_depth
+from pipeline.depth.disparity import normalise, scene_depth
 from pipeline.errors import DepthFileError
+from pipeline.io.depth_file import read_depth_file
 
 
 def ramp(h: int = 30, w: int = 40) -> np.ndarray:

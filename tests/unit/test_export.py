@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.export import ExportError, export_mesh, vertex_colors
-from pipeline.intrinsics import Intrinsics
-from pipeline.mesh_data import MeshData
+from pipeline.io.export import ExportError, export_mesh, vertex_colors
+from pipeline.io.intrinsics import Intrinsics
+from pipeline.mesh.mesh_data import MeshData
 
 
 def _mesh() -> MeshData:

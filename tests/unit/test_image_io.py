@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import ImageReadError, PipelineError
-from pipeline.image_io import apply_orientation, read_photo, write_image_atomic
-from pipeline.intrinsics import Intrinsics
+from pipeline.io.image_io import apply_orientation, read_photo, write_image_atomic
+from pipeline.io.intrinsics import Intrinsics
 
 
 def gradient(h: int = 40, w: int = 60) -> np.ndarray:
@@ -175,7 +175,7 @@ def test_write_image_atomic_leaves_no_partial_file(tmp_path: Path) -> None:
 
 
 def test_exif_parser_survives_garbage() -> None:
-    from pipeline.exif import read_exif
+    from pipeline.io.exif import read_exif
 
     broken = b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00II*\x00\xff\xff\xff\x7f" + b"\x00" * 20
     assert read_exif(broken).orientation == 1

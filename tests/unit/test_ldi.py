@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from pipeline.build import build_mesh
-from pipeline.depth_file import DepthMap
-from pipeline.image_io import Photo
 from pipeline.inpaint import get_inpainter, inpaint_ldi
-from pipeline.ldi import GROWN, INPAINTED, LDI, OPPOSITE, STEPS, build_ldi
-from pipeline.preprocess import preprocess
+from pipeline.io.depth_file import DepthMap
+from pipeline.io.image_io import Photo
+from pipeline.ldi.layers import GROWN, INPAINTED, LDI, OPPOSITE, STEPS, build_ldi
+from pipeline.ldi.preprocess import preprocess
 from pipeline.settings import PipelineSettings
 
 THRESHOLD = 0.04

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pipeline.disparity import discontinuities, normalise
-from pipeline.intrinsics import Intrinsics
-from pipeline.mesh import grid_mesh
+from pipeline.depth.disparity import discontinuities, normalise
+from pipeline.io.intrinsics import Intrinsics
+from pipeline.mesh.baselines import grid_mesh
 
 
 def check_invariants(depth: np.ndarray, threshold: float | None) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import models
 from pipeline.errors import CancelledError, ModelError
-from pipeline.models import CATALOGUE, ModelInfo
+from pipeline.runtime import models
+from pipeline.runtime.models import CATALOGUE, ModelInfo
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.preprocess import clean_cuts, find_cuts, preprocess, weighted_median
+from pipeline.ldi.preprocess import clean_cuts, find_cuts, preprocess, weighted_median
 
 
 def test_weighted_median_snaps_a_depth_ramp_to_the_colour_edge() -> None:
@@ -90,8 +90,8 @@ def test_a_large_photo_snaps_ramps_wider_than_the_window(monkeypatch) -> None:
     """A depth network's prediction upsampled to 12 MP leaves ramps ~10-40 px wide, each step below
     the threshold: the 5x5 median alone cannot see an edge there. The working-size pass snaps
     it, and the cut lands on the colour edge."""
-    import pipeline.preprocess as pre_mod
-    import pipeline.ramps as ramps_mod
+    import pipeline.ldi.preprocess as pre_mod
+    import pipeline.ldi.ramps as ramps_mod
 
     h, w = 48, 2400
     x = np.arange(w, dtype=np.float32)
@@ -175,7 +175,7 @@ def test_a_textured_grazing_plane_is_not_cut() -> None:
 def test_a_map_with_step_edges_is_left_to_the_median_a_soft_one_is_snapped() -> None:
     """A rendered depth (edges are one-pixel steps, and a box's narrow side face is a steep
     but real slope) is not ramp-snapped; the same scene as a network sees it is."""
-    from pipeline.ramps import edges_are_sharp, snap_ramps
+    from pipeline.ldi.ramps import edges_are_sharp, snap_ramps
 
     h, w = 120, 160
     exact = np.full((h, w), 0.2, np.float32)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.build import build_mesh
-from pipeline.depth_file import DepthMap
-from pipeline.image_io import Photo
-from pipeline.quads import pair_triangles, quad_triangles
+from pipeline.io.depth_file import DepthMap
+from pipeline.io.image_io import Photo
+from pipeline.mesh.quads import pair_triangles, quad_triangles
 from pipeline.settings import PipelineSettings
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pipeline.build import build_mesh
-from pipeline.depth_file import DepthMap, read_depth_file, relative_disparity_map
 from pipeline.errors import DepthFileError
-from pipeline.image_io import Photo
+from pipeline.io.depth_file import DepthMap, read_depth_file, relative_disparity_map
+from pipeline.io.image_io import Photo
 from pipeline.settings import PipelineSettings
 
 FAR = PipelineSettings().far_ratio

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from pipeline.build import build_mesh
-from pipeline.depth_file import DepthMap
-from pipeline.image_io import Photo
-from pipeline.ldi import build_ldi
-from pipeline.preprocess import preprocess
-from pipeline.reveal import (
+from pipeline.io.depth_file import DepthMap
+from pipeline.io.image_io import Photo
+from pipeline.ldi.layers import build_ldi
+from pipeline.ldi.preprocess import preprocess
+from pipeline.ldi.reveal import (
     CORNER_RADIUS,
     DESIGN_MOVE,
     covered_fraction,

@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from pipeline.simplify import MAX_UV_SLIDE_PX, coarse_blocks, triangulate
+from pipeline.mesh.simplify import MAX_UV_SLIDE_PX, coarse_blocks, triangulate
 
 
 def _all_linked(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline import parallel
-from pipeline import preprocess as preprocess_module
 from pipeline.inpaint import push_pull
-from pipeline.ldi import _argmin_small, build_ldi, compute_links, mask_bbox
-from pipeline.ldi_mesh import _pick
-from pipeline.preprocess import preprocess, weighted_median
-from pipeline.simplify import _block_all, _block_view
+from pipeline.ldi import preprocess as preprocess_module
+from pipeline.ldi.layers import _argmin_small, build_ldi, compute_links, mask_bbox
+from pipeline.ldi.preprocess import preprocess, weighted_median
+from pipeline.mesh.ldi_mesh import _pick
+from pipeline.mesh.simplify import _block_all, _block_view
+from pipeline.runtime import parallel
 
 THRESHOLD = 0.04
 

@@ -562,7 +562,7 @@ def test_exact_mode_meets_the_reference_bar() -> None:
 @needs_pumpkin
 def test_estimate_resizes_to_the_photo(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch", reason="Tiefenrausch runs in torch")
-    from pipeline.image_io import read_photo
+    from pipeline.io.image_io import read_photo
     from pipeline.settings import PipelineSettings
 
     photo = read_photo(TR / "pumpkin.jpg")

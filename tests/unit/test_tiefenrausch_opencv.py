@@ -273,7 +273,7 @@ _NO_TORCH_SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     import numpy as np
     from pipeline.depth.registry import native_estimator
-    from pipeline.image_io import read_photo
+    from pipeline.io.image_io import read_photo
     from pipeline.settings import PipelineSettings
     photo = read_photo(sys.argv[2])
     settings = PipelineSettings(depth_backend="tiefenrausch-opencv", model_dir=sys.argv[3])
@@ -313,7 +313,7 @@ def test_pumpkin_meets_the_reference_bar_without_torch(tmp_path: Path) -> None:
 
 @needs_files
 def test_one_net_serves_every_aspect_and_the_estimate_has_the_photo_size() -> None:
-    from pipeline.image_io import read_photo
+    from pipeline.io.image_io import read_photo
     from pipeline.settings import PipelineSettings
 
     model = tc.load_model(NET, INIT)
@@ -349,7 +349,7 @@ def test_backend_is_registered_without_torch_and_cached(tmp_path: Path) -> None:
     assert registry.native_estimator(tc.NAME) is tc.estimate_native
     if not HAVE_FILES:
         pytest.skip(f"official Tiefenrausch files not present in {TR}")
-    from pipeline.image_io import read_photo
+    from pipeline.io.image_io import read_photo
     from pipeline.settings import PipelineSettings
 
     photo = read_photo(TR / "pumpkin.jpg")
@@ -412,7 +412,7 @@ def test_backend_status_says_what_is_missing(
 
 @needs_files
 def test_worker_builds_a_photo_with_torch_unimportable(tmp_path: Path) -> None:
-    from pipeline.worker_client import State, build_job
+    from pipeline.runtime.worker_client import State, build_job
 
     shadow = tmp_path / "shadow"
     (shadow / "torch").mkdir(parents=True)

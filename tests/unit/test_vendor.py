@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from helpers import make_wheel
 
-from pipeline import vendor
-from pipeline.worker_client import State, WorkerJob, run_probe, worker_pythonpath
+from pipeline.runtime import vendor
+from pipeline.runtime.worker_client import State, WorkerJob, run_probe, worker_pythonpath
 
 
 def test_pip_command_online_variants():

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.mesh_data import MeshData
-from pipeline.worker_client import (
+from pipeline.mesh.mesh_data import MeshData
+from pipeline.runtime.worker_client import (
     DEFAULT_STALL_TIMEOUT,
     STALL_TIMEOUT_ENV,
     State,
@@ -212,7 +212,7 @@ def test_heartbeat_lines_while_a_job_runs():
 
 ORPHAN_PARENT = """
 import json, sys, time
-from pipeline.worker_client import build_job
+from pipeline.runtime.worker_client import build_job
 job = build_job(json.loads(sys.argv[1]), env={"ONESHOT3D_WORKER_FAULT": "slow"}).start()
 while job.progress.stage in ("start", "read"):
     job.poll()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from pipeline.build import build_mesh, working_size
-from pipeline.depth_file import DepthMap
-from pipeline.image_io import Photo
+from pipeline.io.depth_file import DepthMap
+from pipeline.io.image_io import Photo
 from pipeline.settings import PipelineSettings
 
 H, W = 300, 401  # odd width: the working size cannot keep the aspect ratio exactly

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .atomic import atomic_write
-from .errors import CancelledError, ModelError
+from ..errors import CancelledError, ModelError
+from ..io.atomic import atomic_write
 
 MODEL_DIR_ENV = "ONESHOT3D_MODEL_DIR"
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .inpaint import push_pull
+from ..inpaint import push_pull
 
 # Long side of the image the farthest-surface map is computed at.
 FAR_SIZE = 128

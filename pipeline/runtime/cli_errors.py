@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

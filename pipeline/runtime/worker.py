@@ -1,8 +1,8 @@
 """The pipeline's worker process: runs one job out of Blender's process.
 
-    python -m pipeline.worker JOB.json        build a 3D photo (see ``run_job``)
-    python -m pipeline.worker --probe [MOD..] what is importable here: versions, torch devices
-    python -m pipeline.worker --download NAME --cache-dir DIR   fetch a catalogue model
+    python -m pipeline.runtime.worker JOB.json        build a 3D photo (see ``run_job``)
+    python -m pipeline.runtime.worker --probe [MOD..] what is importable here: versions, torch devices
+    python -m pipeline.runtime.worker --download NAME --cache-dir DIR   fetch a catalogue model
 
 Blender starts it with its own interpreter and a PYTHONPATH of the extension folder, the
 vendored environment and Blender's own ``sys.path`` (see ``worker_client``), so torch is only
@@ -35,8 +35,8 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
-from .atomic import atomic_write
-from .errors import CancelledError, PipelineError
+from ..errors import CancelledError, PipelineError
+from ..io.atomic import atomic_write
 
 # Test hook, read from the environment so that a test in Blender can make the child misbehave
 # without any operator option: "crash" (hard exit mid-job, like a segfault in torch),
@@ -114,8 +114,8 @@ def write_npz_atomic(mesh: Any, path: Path) -> None:
 def run_job(job: dict[str, Any], emit: Emitter) -> int:
     """Run one build job. ``job``: ``settings`` (PipelineSettings fields), ``output_dir``
     (where result.npz goes), optional ``depth_cache_dir`` and ``env`` (extra variables)."""
-    from .build import build_photo
-    from .settings import PipelineSettings
+    from ..build import build_photo
+    from ..settings import PipelineSettings
 
     for key, value in (job.get("env") or {}).items():
         os.environ[str(key)] = str(value)
@@ -142,7 +142,7 @@ def run_job(job: dict[str, Any], emit: Emitter) -> int:
     if extras_dir:
         # The depth cache's folder is chosen by the Blender layer (the extension's user
         # folder), so a Rebuild finds what the import stored.
-        from .depth import cache
+        from ..depth import cache
 
         original = cache.default_depth_cache_dir
         cache.default_depth_cache_dir = lambda: Path(extras_dir)  # type: ignore[assignment]
@@ -156,7 +156,7 @@ def run_job(job: dict[str, Any], emit: Emitter) -> int:
     result = out_dir / "result.npz"
     write_npz_atomic(mesh, result)
     stats: dict[str, int] = {}
-    cache_module = sys.modules.get(f"{__package__}.depth.cache")
+    cache_module = sys.modules.get(f"{__package__.rpartition('.')[0]}.depth.cache")
     if cache_module is not None:  # only loaded when a network backend ran
         s = cache_module.STATS
         stats = {"hits": s.hits, "misses": s.misses, "stores": s.stores}
@@ -177,7 +177,7 @@ def run_job(job: dict[str, Any], emit: Emitter) -> int:
 def fetch_models(settings: Any, job: dict[str, Any], emit: Emitter) -> None:
     """Make sure the backend's model files are there; download the missing ones only when the
     job allows it (Blender allows it when ``bpy.app.online_access`` is on)."""
-    from .depth.registry import backend_for
+    from ..depth.registry import backend_for
     from .models import ensure_model
 
     cache_dir = job.get("model_cache_dir") or None
@@ -264,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
                     return download(argv[1], argv[3], emit)
             if len(argv) != 1:
                 emit(
-                    "error", kind="UsageError", message="usage: python -m pipeline.worker JOB.json"
+                    "error",
+                    kind="UsageError",
+                    message="usage: python -m pipeline.runtime.worker JOB.json",
                 )
                 return EXIT_UNEXPECTED
             job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))

@@ -14,9 +14,9 @@ import sys
 import time
 from typing import Any
 
+from ..errors import PipelineError
+from ..settings import PipelineSettings, add_cli_options, cli_keywords
 from .cli_errors import EXIT_USAGE, check_output_path, interruptible
-from .errors import PipelineError
-from .settings import PipelineSettings, add_cli_options, cli_keywords
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -44,8 +44,8 @@ def settings_from_args(args: argparse.Namespace) -> PipelineSettings:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .build import build_photo
-    from .export import export_mesh
+    from ..build import build_photo
+    from ..io.export import export_mesh
 
     try:
         t0 = time.perf_counter()
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m pipeline.cli_mesh``) until ``pipeline.cli`` dispatches."""
+    """Stand-alone entry (``python -m pipeline.runtime.cli_mesh``) until ``pipeline.runtime.cli`` dispatches."""
     parser = argparse.ArgumentParser(prog="python -m pipeline")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import ImageReadError, PipelineError
 from .atomic import atomic_write
-from .errors import ImageReadError, PipelineError
 from .exif import ExifInfo, read_exif
 from .formats import PHOTO_SUFFIXES
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .intrinsics import Intrinsics
+from ..io.intrinsics import Intrinsics
 
 
 def pixel_positions(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .atomic import rename_into_place
+from ..io.atomic import rename_into_place
 
 VENDOR_DIR = "vendor"
 PARTIAL_SUFFIX = ".partial"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DepthFileError
-from .settings import PipelineSettings
+from ..errors import DepthFileError
+from ..settings import PipelineSettings
 
 # Above this fraction of unusable pixels a map is refused rather than repaired.
 MAX_REPAIR_FRACTION = 0.5

@@ -18,16 +18,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .atomic import atomic_write
+from ..errors import PipelineError
+from ..io.atomic import atomic_write
+from ..settings import PipelineSettings
 from .cli_errors import check_output_path, interruptible
-from .errors import PipelineError
-from .settings import PipelineSettings
 
 DEFAULT_BACKEND = "depth-anything-v2-small"
 
 
 def _backend_names() -> list[str]:
-    from .depth.registry import BACKEND_MODULES
+    from ..depth.registry import BACKEND_MODULES
 
     return sorted(BACKEND_MODULES)
 
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .depth.registry import native_estimator
-    from .image_io import read_photo
+    from ..depth.registry import native_estimator
+    from ..io.image_io import read_photo
 
     settings = PipelineSettings(
         filepath=args.photo,
@@ -115,7 +115,7 @@ def _save_atomic(path: Path, array: np.ndarray) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m pipeline.cli_depth depth ...``), same as the dispatcher."""
+    """Stand-alone entry (``python -m pipeline.runtime.cli_depth depth ...``), same as the dispatcher."""
     parser = argparse.ArgumentParser(prog="python -m pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)

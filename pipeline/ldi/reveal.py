@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ldi import LDI, D, R
-from .motion import DEFAULT_AMPLITUDES, LATERAL_PRESETS
+from ..motion import DEFAULT_AMPLITUDES, LATERAL_PRESETS
+from .layers import LDI, D, R
 
 # How far from the centre (units of the focal length, f = the long side) a forward move's gaps
 # are sized for: the middle of the frame's long sides (the corners open ~25 % more, and the

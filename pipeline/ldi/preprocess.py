@@ -28,7 +28,7 @@ from functools import partial
 import cv2
 import numpy as np
 
-from .parallel import thread_map, workers
+from ..runtime.parallel import thread_map, workers
 from .ramps import snap_ramps
 
 # Neighbourhood of the cuts where the sharpened disparity is kept: the window the background's

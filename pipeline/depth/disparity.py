@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .depth_file import DepthMap
+from ..io.depth_file import DepthMap
 
 
 def normalise(disparity: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .intrinsics import Intrinsics
+from ..io.intrinsics import Intrinsics
 
 
 @dataclass
@@ -28,7 +28,7 @@ class MeshData:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     # Largest camera moves (Blender units) that reveal no hole, per direction of the camera
-    # ("right", "left", "up", "down"; see pipeline.reveal). Empty for the baseline meshes.
+    # ("right", "left", "up", "down"; see pipeline.ldi.reveal). Empty for the baseline meshes.
     safe_motion: dict[str, float] = field(default_factory=dict)
     # Lattice positions the LDI extends beyond the photo on each side (0 for the baselines).
     frame_margin: int = 0

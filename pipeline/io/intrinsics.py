@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .settings import DEFAULT_FOV_DEGREES
+from ..settings import DEFAULT_FOV_DEGREES
 
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
 

@@ -40,7 +40,7 @@ from functools import partial
 import cv2
 import numpy as np
 
-from .parallel import thread_map
+from ..runtime.parallel import thread_map
 from .preprocess import Cuts
 
 ORIGINAL = 1  # a pixel of the photo
@@ -345,7 +345,7 @@ def grow_layers(
     (layer that supplies background colour for inpainting, -1 elsewhere).
 
     How far each edge grows: ``steps`` pixels, or, with ``reveal`` (background disparity,
-    foreground disparity -> pixels, see ``pipeline.reveal``), as far as the largest camera
+    foreground disparity -> pixels, see ``pipeline.ldi.reveal``), as far as the largest camera
     move the 3D photo is made for opens that edge, if that is more (bounded by
     ``reveal.MAX_GROWTH``-style caps inside the callable).
 

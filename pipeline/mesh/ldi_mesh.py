@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from ..io.intrinsics import Intrinsics
+from ..ldi.layers import INPAINTED, LDI, STEPS, D, R, mask_bbox
 from . import atlas as atlas_mod
-from .intrinsics import Intrinsics
-from .ldi import INPAINTED, LDI, STEPS, D, R, mask_bbox
-from .mesh import unproject
+from .baselines import unproject
 from .mesh_data import MeshData
 from .simplify import auto_block, triangulate
 
@@ -446,11 +446,11 @@ def build_ldi_mesh(
     normalised disparity at the photo's size; ``rgb`` the photo (uint8 / uint16)."""
     import time
 
-    from .border import extend_frame
-    from .inpaint import get_inpainter, inpaint_ldi
-    from .ldi import build_ldi, compute_links, pad_reflect
-    from .preprocess import preprocess
-    from .reveal import focus_disparity, growth, margin_for_move, safe_motion
+    from ..inpaint import get_inpainter, inpaint_ldi
+    from ..ldi.border import extend_frame
+    from ..ldi.layers import build_ldi, compute_links, pad_reflect
+    from ..ldi.preprocess import preprocess
+    from ..ldi.reveal import focus_disparity, growth, margin_for_move, safe_motion
 
     timings: dict[str, float] = {}
     h, w = disp.shape
@@ -491,7 +491,7 @@ def build_ldi_mesh(
     t0 = time.perf_counter()
     progress("ldi", 0.65, "Growing background behind edges")
     # Every edge grows at least ``extension``, and as far as the largest default camera move
-    # opens it (pipeline.reveal), so the presets show no holes at their default amplitudes.
+    # opens it (pipeline.ldi.reveal), so the presets show no holes at their default amplitudes.
     reveal = growth(intrinsics.fx, d_focus, floor, long_side)
     ldi = build_ldi(
         pre.disp,

@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import PipelineError
+from ..mesh.mesh_data import MeshData
 from .atomic import atomic_write
-from .errors import PipelineError
 from .image_io import to_uint8
-from .mesh_data import MeshData
 
 _FLOAT, _UINT, _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 5126, 5125, 34962, 34963
 

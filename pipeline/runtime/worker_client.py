@@ -1,4 +1,4 @@
-"""Start and watch a worker process (``pipeline.worker``) from Blender or anywhere else.
+"""Start and watch a worker process (``pipeline.runtime.worker``) from Blender or anywhere else.
 
 No bpy here: the Blender operators drive a ``WorkerJob`` from a modal timer (``poll()``
 never blocks) or, in background mode, through ``run_sync``. States:
@@ -11,7 +11,7 @@ fails. ``cancel()`` ends the child (terminate, then kill) and every job removes 
 folder once it is finished, failed or cancelled.
 
 Watchdog: a pipeline job sends a heartbeat line every second while it works (see
-``pipeline.worker``). When nothing at all arrives for ``stall_timeout`` seconds, the child is
+``pipeline.runtime.worker``). When nothing at all arrives for ``stall_timeout`` seconds, the child is
 taken to be stopped (SIGSTOP, a suspended laptop's orphan) or hung: ``poll()`` kills it, removes
 the temporary folder and fails the job with ``WorkerStalled``, so a scripted import or a batch
 never waits forever. ``$ONESHOT3D_WORKER_TIMEOUT`` sets the default (0 = no watchdog).
@@ -37,8 +37,8 @@ from typing import IO, Any
 
 # The folder that contains the ``pipeline`` package: on PYTHONPATH the worker imports it as
 # the top-level package ``pipeline`` (it uses relative imports only).
-PIPELINE_PARENT = Path(__file__).resolve().parents[1]
-PACKAGE = Path(__file__).resolve().parent.name  # "pipeline"
+PIPELINE_PARENT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parents[1].name  # "pipeline"
 STDERR_LINES = 40
 STALL_TIMEOUT_ENV = "ONESHOT3D_WORKER_TIMEOUT"
 # Generous: the heartbeat comes every second, so only a stopped or wedged child stays silent.
@@ -117,13 +117,13 @@ def progress_of(message: dict[str, Any]) -> Progress:
 
 @dataclass
 class WorkerJob:
-    """One run of the worker: ``args`` after ``python -m pipeline.worker``."""
+    """One run of the worker: ``args`` after ``python -m pipeline.runtime.worker``."""
 
     args: list[str]
     python: str = sys.executable
     # What runs: ``python -s -m MODULE ARGS``. Another module (pip) can run under the same
     # watch with ``parse_line`` turning its output into protocol messages.
-    module: str = f"{PACKAGE}.worker"
+    module: str = f"{PACKAGE}.runtime.worker"
     parse_line: Callable[[str], dict[str, Any] | None] | None = None
     pythonpath: list[str] = field(default_factory=worker_pythonpath)
     env: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,3 @@
+"""Reading photos and depth maps, camera intrinsics from EXIF, writing meshes: the
+pipeline's file formats and the one atomic-write helper.
+"""
