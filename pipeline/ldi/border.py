@@ -140,3 +140,19 @@ def _reached_smoothly(
     reached = cv2.erode(reached, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
     up = cv2.resize(reached * np.uint8(255), size, interpolation=cv2.INTER_LINEAR)
     return up > 127
+
+
+def pad_reflect(image: np.ndarray, margin: int) -> np.ndarray:
+    """Mirror the image ``margin`` pixels beyond each border (depth and colour alike, so the
+    synthesised frame extension stays consistent: an edge in depth is an edge in colour)."""
+    if margin <= 0:
+        return image
+    h, w = image.shape[:2]
+    if margin >= min(h, w):
+        # Reflection needs the image to be larger than the margin; repeat it if it is not.
+        return np.pad(
+            image,
+            ((margin, margin), (margin, margin)) + ((0, 0),) * (image.ndim - 2),
+            mode="symmetric",
+        )
+    return cv2.copyMakeBorder(image, margin, margin, margin, margin, cv2.BORDER_REFLECT_101)

@@ -447,8 +447,9 @@ def build_ldi_mesh(
     import time
 
     from ..inpaint import get_inpainter, inpaint_ldi
-    from ..ldi.border import extend_frame
-    from ..ldi.layers import build_ldi, compute_links, pad_reflect
+    from ..ldi.border import extend_frame, pad_reflect
+    from ..ldi.lift import build_ldi
+    from ..ldi.links import compute_links
     from ..ldi.preprocess import preprocess
     from ..ldi.reveal import focus_disparity, growth, margin_for_move, safe_motion
 

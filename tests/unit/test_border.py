@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.ldi.border import extend_frame
-from pipeline.ldi.layers import pad_reflect
+from pipeline.ldi.border import extend_frame, pad_reflect
 
 
 def photo_with_a_subject_at_the_top() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

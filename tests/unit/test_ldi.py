@@ -9,7 +9,8 @@ from pipeline.build import build_mesh
 from pipeline.inpaint import get_inpainter, inpaint_ldi
 from pipeline.io.depth_file import DepthMap
 from pipeline.io.image_io import Photo
-from pipeline.ldi.layers import GROWN, INPAINTED, LDI, OPPOSITE, STEPS, build_ldi
+from pipeline.ldi.layers import GROWN, INPAINTED, LDI, OPPOSITE, STEPS
+from pipeline.ldi.lift import build_ldi
 from pipeline.ldi.preprocess import preprocess
 from pipeline.settings import PipelineSettings
 

@@ -8,7 +8,7 @@ import pytest
 from pipeline.build import build_mesh
 from pipeline.io.depth_file import DepthMap
 from pipeline.io.image_io import Photo
-from pipeline.ldi.layers import build_ldi
+from pipeline.ldi.lift import build_ldi
 from pipeline.ldi.preprocess import preprocess
 from pipeline.ldi.reveal import (
     CORNER_RADIUS,

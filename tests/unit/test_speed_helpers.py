@@ -8,7 +8,9 @@ import pytest
 
 from pipeline.inpaint import push_pull
 from pipeline.ldi import preprocess as preprocess_module
-from pipeline.ldi.layers import _argmin_small, build_ldi, compute_links, mask_bbox
+from pipeline.ldi.layers import mask_bbox
+from pipeline.ldi.lift import build_ldi
+from pipeline.ldi.links import _argmin_small, compute_links
 from pipeline.ldi.preprocess import preprocess, weighted_median
 from pipeline.mesh.ldi_mesh import _pick
 from pipeline.mesh.simplify import _block_all, _block_view
