@@ -1,4 +1,11 @@
-"""The whole pipeline, photo file to MeshData, as one call with progress reporting.
+"""The whole pipeline, photo file to MeshData, as one call with progress reporting: the one
+place that runs the stages of *One Shot 3D Photography* in order.
+
+    read (io) -> depth (depth) -> preprocess, frame margin, LDI (ldi) -> inpaint -> mesh (mesh)
+
+Each stage is one module (or small package) with one entry function; ``build_photo`` reads the
+inputs, ``build_mesh`` picks the working lattice and the mesh mode, ``build_layered`` runs the
+layered path.
 
 Big photos: geometry (the LDI, inpainting, meshing) is built on a working lattice of at most
 ``settings.geometry_megapixels``, the photo and its depth area-downscaled to it, while the
@@ -12,16 +19,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
-from .depth.disparity import normalise, scene_depth
+from .depth.disparity import depth_function, normalise, scene_depth
 from .errors import PipelineError, SettingsError
 from .io.depth_file import DepthMap, read_depth_file, relative_disparity_map
-from .io.image_io import MIN_PHOTO_SIDE, Photo, check_photo_size, read_photo
+from .io.image_io import MIN_PHOTO_SIDE, Photo, check_photo_size, read_photo, to_float
 from .io.intrinsics import Intrinsics
-from .mesh import atlas as atlas_mod
+from .mesh.atlas import full_resolution_photo
 from .mesh.baselines import grid_mesh
 from .mesh.mesh_data import MeshData
 from .settings import PipelineSettings
@@ -121,13 +129,11 @@ def build_mesh(
             warnings=list(depth.warnings),
         )
     else:
-        from .mesh.ldi_mesh import build_ldi_mesh
-
-        mesh = build_ldi_mesh(rgb, disp, depth, settings, work_intrinsics, valid, progress)
+        mesh = build_layered(rgb, disp, depth, settings, work_intrinsics, valid, progress)
         mesh.warnings = list(depth.warnings) + mesh.warnings
         del rgb, disp, depth, valid
         if size != (photo.width, photo.height):
-            _full_resolution_photo(mesh, photo.rgb, (h, w), mesh.frame_margin)
+            full_resolution_photo(mesh, photo.rgb, (h, w), mesh.frame_margin)
         mesh.intrinsics = intrinsics
     if sy != sx:
         mesh.vertices[:, 1] *= np.float32(sy / sx)
@@ -139,54 +145,109 @@ def build_mesh(
     return mesh
 
 
-def _full_resolution_photo(
-    mesh: MeshData, photo: np.ndarray, work_shape: tuple[int, int], margin: int
-) -> None:
-    """Replace the atlas's photo region (the margin-padded working photo at the top left) by
-    the margin-padded full-resolution photo, move the grown layers' tiles below it and remap
-    every UV. Texel edge coordinates: a working photo texel t is image position t - margin
-    (working px), i.e. (t - margin) * scale full-resolution px."""
-    h, w = work_shape
-    big_h, big_w = photo.shape[:2]
-    sx, sy = big_w / w, big_h / h
-    old = mesh.texture
-    old_h, old_w = old.shape[:2]
-    ph, pw = h + 2 * margin, w + 2 * margin  # the photo region of the working atlas
-    if old_w != max(pw, atlas_mod.CELL) or old_h < ph:
-        raise AssertionError(f"unexpected atlas {old_w}x{old_h} for a {pw}x{ph} photo region")
-    has_tiles = old_h > ph
-    tiles_top = atlas_mod.layout((ph, pw), 1).tiles_top if has_tiles else old_h
-    big_margin = math.ceil(margin * max(sx, sy))
-    rh, rw = big_h + 2 * big_margin, big_w + 2 * big_margin
-    # The frame margin holds the continued background (pipeline.ldi.border), smooth by nature:
-    # scaled up from the working atlas; the photo itself goes in at full resolution.
-    region = cv2.resize(old[:ph, :pw], (rw, rh), interpolation=cv2.INTER_LINEAR)
-    region[big_margin : big_margin + big_h, big_margin : big_margin + big_w] = photo[..., :3]
-    tile_w = atlas_mod.layout((ph, pw), 1).columns * atlas_mod.CELL if has_tiles else 0
-    new_w = max(rw, tile_w, atlas_mod.CELL)
-    new_top = atlas_mod.layout((rh, rw), 1).tiles_top if has_tiles else rh
-    new_h = new_top + (old_h - tiles_top)
-    texture = np.empty((new_h, new_w) + old.shape[2:], old.dtype)
-    texture[:rh, :rw] = region
-    # Continue the photo's edges into the unused area so mips never pull in black (as
-    # atlas.build_atlas does).
-    texture[rh:new_top, :rw] = region[rh - 1 : rh]
-    texture[:new_top, rw:] = texture[:new_top, rw - 1 : rw]
-    if has_tiles:
-        texture[new_top:, :tile_w] = old[tiles_top:, :tile_w]
-        texture[new_top:, tile_w:] = old[tiles_top:, tile_w - 1 : tile_w]
-    del region
+def build_layered(
+    rgb: np.ndarray,
+    disp: np.ndarray,
+    depth: DepthMap,
+    settings: PipelineSettings,
+    intrinsics: Intrinsics,
+    valid: np.ndarray | None = None,
+    progress: ProgressFn = _no_progress,
+) -> MeshData:
+    """The layered 3D photo from the photo (uint8 / uint16) and its normalised disparity at the
+    working size: frame margin and depth preprocessing, the LDI with background grown behind
+    every edge, inpainting, meshing. ``valid``: the photo's opaque pixels (alpha), if any."""
+    from .inpaint import get_inpainter, inpaint_ldi
+    from .ldi.border import extend_frame, pad_reflect
+    from .ldi.lift import build_ldi
+    from .ldi.links import compute_links
+    from .ldi.preprocess import preprocess
+    from .ldi.reveal import focus_disparity, growth, margin_for_move, safe_motion
+    from .mesh.ldi_mesh import ldi_geometry, ldi_texture
 
-    u = mesh.uvs[:, 0].astype(np.float64) * old_w
-    t = (1.0 - mesh.uvs[:, 1].astype(np.float64)) * old_h
-    in_photo = t < ph + atlas_mod.PAD  # tile texels start PAD below tiles_top >= ph + PAD
-    u = np.where(in_photo, (u - margin) * sx + big_margin, u)
-    t = np.where(in_photo, (t - margin) * sy + big_margin, t + (new_top - tiles_top))
-    uvs = np.empty_like(mesh.uvs)
-    uvs[:, 0] = u / new_w
-    uvs[:, 1] = 1.0 - t / new_h
-    mesh.uvs = uvs
-    mesh.texture = texture
+    timings: dict[str, float] = {}
+    long_side = max(disp.shape)
+    threshold = settings.depth_threshold
+    # The camera moves are fractions of the focus distance: the frame margin and the growth
+    # behind every edge must hold what the largest default move shows (pipeline.ldi.reveal).
+    floor = 1.0 / settings.far_ratio if depth.kind != "DEPTH" else 0.0
+    d_focus = focus_disparity(disp, floor, valid)
+    margin = max(
+        int(round(settings.frame_margin * long_side)),
+        margin_for_move(intrinsics.fx, d_focus, float(np.min(np.maximum(disp, floor)))),
+    )
+
+    t0 = time.perf_counter()
+    progress("preprocess", 0.55, "Sharpening depth edges")
+    disp_p, rgb_p = extend_frame(
+        np.ascontiguousarray(disp, np.float32), np.ascontiguousarray(rgb), margin, threshold, valid
+    )
+    valid_p = None if valid is None else pad_reflect(valid.view(np.uint8), margin).view(bool)
+    pre = preprocess(
+        disp_p,
+        to_float(rgb_p),
+        threshold,
+        settings.median_size,
+        settings.median_iterations,
+        settings.min_edge_length * max(long_side / 1024.0, 1.0),
+    )
+    timings["preprocess"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    progress("ldi", 0.65, "Growing background behind edges")
+    ldi = build_ldi(
+        pre.disp,
+        pre.cuts,
+        rgb_p,
+        threshold,
+        settings.extension * long_side,
+        settings.ldi_layers,
+        settings.context_band * long_side,
+        margin,
+        valid_p,
+        # Every edge grows at least ``extension``, and as far as the largest default camera
+        # move opens it, so the presets show no holes at their default amplitudes.
+        growth(intrinsics.fx, d_focus, floor, long_side),
+        with_links=False,
+    )
+    timings["ldi"] = time.perf_counter() - t0
+
+    progress("inpaint", 0.75, "Inpainting hidden background")
+    inpainter = get_inpainter(settings.inpainter, settings.device)
+    z_of_disp = depth_function(
+        depth.kind, float(np.max(depth.disparity())), settings.depth_scale, settings.far_ratio
+    )
+
+    def colour() -> float:
+        t = time.perf_counter()
+        inpaint_ldi(ldi, inpainter)
+        return time.perf_counter() - t
+
+    # Colour (inpainting) and geometry (links, triangles, UVs) read and write disjoint parts of
+    # the LDI, so they run side by side: numpy's and OpenCV's loops release the GIL, and on a
+    # machine with two cores or more this hides most of the inpainting. Only the atlas texture
+    # waits for the colours.
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        colour_done = pool.submit(colour)
+        ldi.links = compute_links(ldi.valid, ldi.disp, pre.cuts, threshold)
+        # safe_motion needs the links; it runs in the worker after the inpainting.
+        safe_done = pool.submit(safe_motion, ldi, intrinsics.fx, d_focus, floor)
+        progress("mesh", 0.85, "Meshing and packing the texture atlas")
+        mesh, tiles = ldi_geometry(
+            ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance
+        )
+        timings["inpaint"] = colour_done.result()
+        mesh.texture = ldi_texture(ldi, tiles)
+        safe = safe_done.result().to_dict()
+    timings["meshing"] = time.perf_counter() - t0
+    mesh.timings.update(timings)
+    # In Blender units (a fraction of the focus distance the estimate was made for), so that
+    # the animation side can compare it with any focus the artist picks.
+    z_focus = float(z_of_disp(np.float32(d_focus)))
+    mesh.safe_motion = {k: v * z_focus for k, v in safe.items()}
+    mesh.frame_margin = margin
+    return mesh
 
 
 def build_photo(settings: PipelineSettings, progress: ProgressFn = _no_progress) -> MeshData:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..io.depth_file import DepthMap
@@ -24,10 +26,10 @@ def scene_depth(depth: DepthMap, depth_scale: float, far_ratio: float) -> np.nda
     A DEPTH map keeps its true shape: one global scale, never a shift. A DISPARITY map (known
     only up to scale) puts its nearest point at ``depth_scale`` and clamps far points at
     ``far_ratio`` times that distance."""
-    if depth.kind == "DEPTH":
+    if depth.kind == "DEPTH":  # exact: the stored distances, scaled
         return (depth.values * np.float32(depth_scale)).astype(np.float32, copy=False)
-    d = np.maximum(normalise(depth.values), np.float32(1.0 / far_ratio))
-    return (np.float32(depth_scale) / d).astype(np.float32)
+    z_of = depth_function(depth.kind, 1.0, depth_scale, far_ratio)
+    return z_of(normalise(depth.values)).astype(np.float32, copy=False)
 
 
 def discontinuities(disp: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -47,3 +49,16 @@ def edge_map(disp: np.ndarray, threshold: float) -> np.ndarray:
     edges[1:, :] |= down
     edges[:-1, :] |= down
     return edges
+
+
+def depth_function(
+    kind: str, raw_disparity_max: float, depth_scale: float, far_ratio: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Normalised disparity -> camera-axis distance, the one conversion: ``scene_depth`` uses it for
+    the photo's own pixels, the LDI mesh for grown samples too."""
+    if kind == "DEPTH":
+        a = np.float32(depth_scale / raw_disparity_max)
+        return lambda d: a / np.maximum(d, np.float32(1e-12))
+    floor = np.float32(1.0 / far_ratio)
+    scale = np.float32(depth_scale)
+    return lambda d: scale / np.maximum(d, floor)

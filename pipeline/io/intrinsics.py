@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..settings import DEFAULT_FOV_DEGREES
 
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
@@ -59,3 +61,14 @@ class Intrinsics:
     @classmethod
     def from_tuple(cls, t: tuple[float, ...]) -> "Intrinsics":
         return cls(int(t[0]), int(t[1]), float(t[2]), float(t[3]), float(t[4]))
+
+
+def unproject(xs: np.ndarray, ys: np.ndarray, z: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """Image positions (pixels, y down) and camera-axis distances -> Blender camera-frame
+    points (+X right, +Y up, the camera looks down -Z)."""
+    inv_f = np.float32(1.0 / intrinsics.fx)
+    out = np.empty(z.shape + (3,), np.float32)
+    out[..., 0] = (xs - np.float32(intrinsics.cx)) * inv_f * z
+    out[..., 1] = (np.float32(intrinsics.cy) - ys) * inv_f * z
+    out[..., 2] = -z
+    return out

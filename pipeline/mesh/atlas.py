@@ -17,9 +17,15 @@ cells can mix - a surface that small covers a pixel or two on screen.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from .mesh_data import MeshData
 
 CELL = 64
 TILE = 48  # quads per tile side; a multiple of every simplification block size (<= 16)
@@ -103,3 +109,53 @@ def tile_uv(
     uv[:, 0] = (c0 + PAD + local_x + 0.5) / lay.width
     uv[:, 1] = 1.0 - (r0 + PAD + local_y + 0.5) / lay.height
     return uv
+
+
+def full_resolution_photo(
+    mesh: MeshData, photo: np.ndarray, work_shape: tuple[int, int], margin: int
+) -> None:
+    """Replace the atlas's photo region (the margin-padded working photo at the top left) by
+    the margin-padded full-resolution photo, move the grown layers' tiles below it and remap
+    every UV. Texel edge coordinates: a working photo texel t is image position t - margin
+    (working px), i.e. (t - margin) * scale full-resolution px."""
+    h, w = work_shape
+    big_h, big_w = photo.shape[:2]
+    sx, sy = big_w / w, big_h / h
+    old = mesh.texture
+    old_h, old_w = old.shape[:2]
+    ph, pw = h + 2 * margin, w + 2 * margin  # the photo region of the working atlas
+    if old_w != max(pw, CELL) or old_h < ph:
+        raise AssertionError(f"unexpected atlas {old_w}x{old_h} for a {pw}x{ph} photo region")
+    has_tiles = old_h > ph
+    tiles_top = layout((ph, pw), 1).tiles_top if has_tiles else old_h
+    big_margin = math.ceil(margin * max(sx, sy))
+    rh, rw = big_h + 2 * big_margin, big_w + 2 * big_margin
+    # The frame margin holds the continued background (pipeline.ldi.border), smooth by nature:
+    # scaled up from the working atlas; the photo itself goes in at full resolution.
+    region = cv2.resize(old[:ph, :pw], (rw, rh), interpolation=cv2.INTER_LINEAR)
+    region[big_margin : big_margin + big_h, big_margin : big_margin + big_w] = photo[..., :3]
+    tile_w = layout((ph, pw), 1).columns * CELL if has_tiles else 0
+    new_w = max(rw, tile_w, CELL)
+    new_top = layout((rh, rw), 1).tiles_top if has_tiles else rh
+    new_h = new_top + (old_h - tiles_top)
+    texture = np.empty((new_h, new_w) + old.shape[2:], old.dtype)
+    texture[:rh, :rw] = region
+    # Continue the photo's edges into the unused area so mips never pull in black (as
+    # atlas.build_atlas does).
+    texture[rh:new_top, :rw] = region[rh - 1 : rh]
+    texture[:new_top, rw:] = texture[:new_top, rw - 1 : rw]
+    if has_tiles:
+        texture[new_top:, :tile_w] = old[tiles_top:, :tile_w]
+        texture[new_top:, tile_w:] = old[tiles_top:, tile_w - 1 : tile_w]
+    del region
+
+    u = mesh.uvs[:, 0].astype(np.float64) * old_w
+    t = (1.0 - mesh.uvs[:, 1].astype(np.float64)) * old_h
+    in_photo = t < ph + PAD  # tile texels start PAD below tiles_top >= ph + PAD
+    u = np.where(in_photo, (u - margin) * sx + big_margin, u)
+    t = np.where(in_photo, (t - margin) * sy + big_margin, t + (new_top - tiles_top))
+    uvs = np.empty_like(mesh.uvs)
+    uvs[:, 0] = u / new_w
+    uvs[:, 1] = 1.0 - t / new_h
+    mesh.uvs = uvs
+    mesh.texture = texture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io.intrinsics import Intrinsics
+from ..io.intrinsics import Intrinsics, unproject
 
 
 def pixel_positions(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
@@ -19,17 +19,6 @@ def pixel_positions(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     xs[0], xs[-1] = 0.0, float(width)
     ys[0], ys[-1] = 0.0, float(height)
     return xs, ys
-
-
-def unproject(xs: np.ndarray, ys: np.ndarray, z: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
-    """Image positions (pixels, y down) and camera-axis distances -> Blender camera-frame
-    points (+X right, +Y up, the camera looks down -Z)."""
-    inv_f = np.float32(1.0 / intrinsics.fx)
-    out = np.empty(z.shape + (3,), np.float32)
-    out[..., 0] = (xs - np.float32(intrinsics.cx)) * inv_f * z
-    out[..., 1] = (np.float32(intrinsics.cy) - ys) * inv_f * z
-    out[..., 2] = -z
-    return out
 
 
 def grid_mesh(
