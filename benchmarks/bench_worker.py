@@ -31,7 +31,8 @@ from bench_pipeline import make_input  # noqa: E402
 
 from pipeline.build import build_photo  # noqa: E402
 from pipeline.mesh.mesh_data import MeshData  # noqa: E402
-from pipeline.runtime.worker_client import State, build_job, worker_env, worker_pythonpath  # noqa: E402
+from pipeline.runtime.worker_client import State, build_job  # noqa: E402
+from pipeline.runtime.worker_env import worker_env, worker_pythonpath  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 
 

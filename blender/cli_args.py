@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..pipeline.depth.availability import TORCH_DEFAULT, TORCHLESS_DEFAULT
-from ..pipeline.settings import CLI_SETTINGS, SETTINGS, add_cli_options, cli_keywords
+from ..pipeline.runtime.cli_options import add_cli_options, cli_keywords
+from ..pipeline.settings import CLI_SETTINGS, SETTINGS
 from .options import (
     AMPLITUDE_RANGE,
     DEFAULT_FRAMES,

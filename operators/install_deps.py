@@ -72,7 +72,8 @@ class ONESHOT3D_OT_install_dependencies(JobOperator, bpy.types.Operator):
         import numpy
 
         from ..pipeline.runtime import vendor
-        from ..pipeline.runtime.worker_client import WorkerJob, worker_pythonpath
+        from ..pipeline.runtime.worker_client import WorkerJob
+        from ..pipeline.runtime.worker_env import worker_pythonpath
 
         root = user_dir()
         self._root = root
@@ -179,7 +180,8 @@ class ONESHOT3D_OT_download_model(JobOperator, bpy.types.Operator):
         return self.run_job(context)
 
     def make_job(self, context: bpy.types.Context) -> "WorkerJob":
-        from ..pipeline.runtime.worker_client import WorkerJob, worker_pythonpath
+        from ..pipeline.runtime.worker_client import WorkerJob
+        from ..pipeline.runtime.worker_env import worker_pythonpath
 
         folder = model_folder(context)
         folder.mkdir(parents=True, exist_ok=True)

@@ -5,14 +5,14 @@
 or choices, the check and the message shown when it fails, the command-line flag and where the
 sidebar shows it. From these two come the validation (``PipelineSettings.validate``), the
 Blender operator's and PropertyGroup's properties (panels.properties), the preferences'
-defaults, and the options of both command lines (``add_cli_options``). ``from_keywords``
+defaults, and the options of both command lines (pipeline.runtime.cli_options). ``from_keywords``
 accepts the operator's ``as_keywords()`` output.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -420,50 +420,3 @@ def snap_to_range(name: str, value: float) -> float:
     if name == "fov" and FOV_MIN > value >= FOV_MIN * (1.0 - FLOAT32_TOLERANCE):
         return FOV_MIN
     return value
-
-
-def flag(name: str) -> str:
-    """The command-line flag of a setting: ``depth_threshold`` -> ``--depth-threshold``."""
-    return "--" + name.replace("_", "-")
-
-
-def _cli_value(name: str) -> Callable[[str], Any]:
-    """Parses an option's text. Choice identifiers are matched without regard to case
-    (``--depth-kind depth``); a value outside the choices is left for ``validate`` to refuse
-    with its one-line message."""
-    kind = field_type(name)
-    ids = {i.lower(): i for i in SETTINGS[name].ids}
-
-    def parse(text: str) -> Any:
-        if ids and not SETTINGS[name].choices_open:
-            text = ids.get(text.strip().lower(), text)
-        return {"int": int, "float": float}.get(kind, str)(text)
-
-    parse.__name__ = kind  # argparse names the type in its "invalid int value" message
-    return parse
-
-
-def add_cli_options(parser: Any, names: Iterable[str] = CLI_SETTINGS) -> None:
-    """Add one option per setting to an argparse parser or argument group: ``--<name>``,
-    stored under the field's name, with its default, range or choices in the help."""
-    for name in names:
-        spec = SETTINGS[name]
-        value = default(name)
-        limits = f"; {spec.range[0]:g} to {spec.range[1]:g}" if spec.range else ""
-        if spec.choices:
-            limits = f"; {', '.join(i.lower() for i in spec.ids)}"  # any case is accepted
-        text = spec.description[0].lower() + spec.description[1:]
-        parser.add_argument(
-            flag(name),
-            dest=name,
-            type=_cli_value(name),
-            default=value,
-            metavar=name.upper() if not spec.choices else None,
-            help=f"{text} (default: {str(value).lower() if spec.choices else value}"
-            f"{limits})".replace("%", "%%"),
-        )
-
-
-def cli_keywords(args: Any, names: Iterable[str] = CLI_SETTINGS) -> dict[str, Any]:
-    """The settings' values of parsed command-line arguments, as PipelineSettings keywords."""
-    return {name: getattr(args, name) for name in names}

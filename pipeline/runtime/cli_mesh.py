@@ -15,8 +15,9 @@ import time
 from typing import Any
 
 from ..errors import PipelineError
-from ..settings import PipelineSettings, add_cli_options, cli_keywords
+from ..settings import PipelineSettings
 from .cli_errors import EXIT_USAGE, check_output_path, interruptible
+from .cli_options import add_cli_options, cli_keywords
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

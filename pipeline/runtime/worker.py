@@ -178,7 +178,7 @@ def fetch_models(settings: Any, job: dict[str, Any], emit: Emitter) -> None:
     """Make sure the backend's model files are there; download the missing ones only when the
     job allows it (Blender allows it when ``bpy.app.online_access`` is on)."""
     from ..depth.registry import backend_for
-    from .models import ensure_model
+    from .downloads import ensure_model
 
     cache_dir = job.get("model_cache_dir") or None
     for name in backend_for(settings.depth_backend).models:
@@ -232,7 +232,8 @@ def probe(modules: list[str]) -> dict[str, Any]:
 
 
 def download(name: str, cache_dir: str, emit: Emitter) -> int:
-    from .models import download_model, get_info
+    from .downloads import download_model
+    from .models import get_info
 
     info = get_info(name)
 

@@ -35,10 +35,8 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-# The folder that contains the ``pipeline`` package: on PYTHONPATH the worker imports it as
-# the top-level package ``pipeline`` (it uses relative imports only).
-PIPELINE_PARENT = Path(__file__).resolve().parents[2]
-PACKAGE = Path(__file__).resolve().parents[1].name  # "pipeline"
+from .worker_env import PACKAGE, worker_env, worker_pythonpath
+
 STDERR_LINES = 40
 STALL_TIMEOUT_ENV = "ONESHOT3D_WORKER_TIMEOUT"
 # Generous: the heartbeat comes every second, so only a stopped or wedged child stays silent.
@@ -67,37 +65,6 @@ class State(Enum):
     @property
     def finished(self) -> bool:
         return self in (State.DONE, State.FAILED, State.CANCELLED)
-
-
-def worker_pythonpath(
-    vendor_dir: str | os.PathLike[str] | None = None,
-    parent_path: Sequence[str] | None = None,
-    pipeline_parent: str | os.PathLike[str] = PIPELINE_PARENT,
-) -> list[str]:
-    """PYTHONPATH of the child: the extension folder (``pipeline`` importable), the vendored
-    environment (torch), then the parent's own ``sys.path`` (Blender's stdlib, numpy, the
-    extension's bundled OpenCV wheel). Empty entries and duplicates are dropped."""
-    entries = [str(pipeline_parent)]
-    if vendor_dir:
-        entries.append(str(vendor_dir))
-    entries += [p for p in (sys.path if parent_path is None else parent_path) if p]
-    seen: set[str] = set()
-    out = []
-    for e in entries:
-        if e not in seen and e != ".":
-            seen.add(e)
-            out.append(e)
-    return out
-
-
-def worker_env(pythonpath: Sequence[str], extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(pythonpath)
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONNOUSERSITE"] = "1"  # like Blender: the user's site-packages could shadow numpy
-    env.pop("PYTHONHOME", None)
-    env.update(extra or {})
-    return env
 
 
 @dataclass

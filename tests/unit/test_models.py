@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import CancelledError, ModelError
-from pipeline.runtime import models
+from pipeline.runtime import downloads, models
 from pipeline.runtime.models import CATALOGUE, ModelInfo
 
 REFERENCE = Path(__file__).resolve().parents[2] / ".." / "shared" / "reference"
@@ -86,7 +86,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 def test_good_download_is_verified_and_reports_progress(entry: ModelInfo, tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
-    path = models.download_model(NAME, tmp_path, progress=lambda d, t: calls.append((d, t)))
+    path = downloads.download_model(NAME, tmp_path, progress=lambda d, t: calls.append((d, t)))
     assert path == tmp_path / entry.filename
     assert path.read_bytes() == PAYLOAD
     assert _leftovers(tmp_path) == [entry.filename]  # no .part left behind
@@ -109,7 +109,7 @@ def test_bad_download_leaves_no_trusted_file(
     entry: ModelInfo, server: str, tmp_path: Path, served: str, message: str
 ) -> None:
     with pytest.raises(ModelError, match=message):
-        models.download_model(NAME, tmp_path, url=f"{server}/{served}", timeout=10)
+        downloads.download_model(NAME, tmp_path, url=f"{server}/{served}", timeout=10)
     assert _leftovers(tmp_path) == []
     with pytest.raises(ModelError, match="was not found"):
         models.resolve_model(NAME, cache_dir=tmp_path)
@@ -117,7 +117,7 @@ def test_bad_download_leaves_no_trusted_file(
 
 def test_download_cancelled_by_callback(entry: ModelInfo, tmp_path: Path) -> None:
     with pytest.raises(CancelledError):
-        models.download_model(NAME, tmp_path, progress=lambda d, t: d < 100_000)
+        downloads.download_model(NAME, tmp_path, progress=lambda d, t: d < 100_000)
     assert _leftovers(tmp_path) == []
 
     def boom(done: int, total: int) -> None:
@@ -125,7 +125,7 @@ def test_download_cancelled_by_callback(entry: ModelInfo, tmp_path: Path) -> Non
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        models.download_model(NAME, tmp_path, progress=boom)
+        downloads.download_model(NAME, tmp_path, progress=boom)
     assert _leftovers(tmp_path) == []
 
 
@@ -137,7 +137,7 @@ def test_interrupted_download_in_place_of_final_file_is_refused(
     with pytest.raises(ModelError, match="damaged"):
         models.resolve_model(NAME, cache_dir=tmp_path)
     # ...and a fresh download replaces it.
-    path = models.download_model(NAME, tmp_path)
+    path = downloads.download_model(NAME, tmp_path)
     assert path.read_bytes() == PAYLOAD
 
 
@@ -200,7 +200,7 @@ def test_unpinned_model_only_from_explicit_folder(
     info = CATALOGUE["depth_anything_v2_vitb"]
     assert not info.pinned and "non-commercial" in info.note
     with pytest.raises(ModelError, match="not downloaded automatically"):
-        models.download_model(info.name, tmp_path)
+        downloads.download_model(info.name, tmp_path)
     assert _leftovers(tmp_path) == []
     cache, mine = tmp_path / "cache", tmp_path / "mine"
     cache.mkdir()
@@ -216,9 +216,9 @@ def test_unpinned_model_only_from_explicit_folder(
 
 def test_ensure_model_downloads_only_when_allowed(entry: ModelInfo, tmp_path: Path) -> None:
     with pytest.raises(ModelError):
-        models.ensure_model(NAME, cache_dir=tmp_path, allow_download=False)
+        downloads.ensure_model(NAME, cache_dir=tmp_path, allow_download=False)
     assert _leftovers(tmp_path) == []
-    path = models.ensure_model(NAME, cache_dir=tmp_path, allow_download=True)
+    path = downloads.ensure_model(NAME, cache_dir=tmp_path, allow_download=True)
     assert path.read_bytes() == PAYLOAD
 
 

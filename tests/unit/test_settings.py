@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pipeline.errors import SettingsError
+from pipeline.runtime.cli_options import add_cli_options, cli_keywords
 from pipeline.settings import (
     CLI_SETTINGS,
     PHOTO_SETTINGS,
@@ -17,8 +18,6 @@ from pipeline.settings import (
     RULES,
     SETTINGS,
     PipelineSettings,
-    add_cli_options,
-    cli_keywords,
     field_type,
 )
 

@@ -9,7 +9,8 @@ import pytest
 from helpers import make_wheel
 
 from pipeline.runtime import vendor
-from pipeline.runtime.worker_client import State, WorkerJob, run_probe, worker_pythonpath
+from pipeline.runtime.worker_client import State, WorkerJob, run_probe
+from pipeline.runtime.worker_env import worker_pythonpath
 
 
 def test_pip_command_online_variants():

@@ -21,8 +21,8 @@ from pipeline.runtime.worker_client import (
     build_job,
     default_stall_timeout,
     run_probe,
-    worker_pythonpath,
 )
+from pipeline.runtime.worker_env import worker_pythonpath
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
