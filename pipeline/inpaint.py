@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError, SettingsError
+from .io.image_io import full_scale
 
 
 class Inpainter(Protocol):
@@ -179,7 +180,7 @@ def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa
     context may be the colour of a grown layer before it)."""
     from .ldi.layers import mask_bbox
 
-    scale = 65535.0 if ldi.color.dtype == np.uint16 else 255.0
+    scale = full_scale(ldi.color.dtype)
     h, w = ldi.shape
     for k in range(1, ldi.layers):
         context = ldi.context[k - 1]

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..inpaint import push_pull
+from ..io.image_io import full_scale
 
 # Long side of the image the farthest-surface map is computed at.
 FAR_SIZE = 128
@@ -94,7 +95,7 @@ def extend_frame(
         interpolation=cv2.INTER_AREA,
     )
     norm = 1.0 / np.maximum(small_w, 1e-6)
-    scale = 65535.0 if rgb.dtype == np.uint16 else 255.0
+    scale = full_scale(rgb.dtype)
     canvas = np.zeros((sh + 2 * sm, sw + 2 * sm, 4), np.float32)
     canvas[sm : sm + sh, sm : sm + sw, :3] = small_rgb * (norm / np.float32(scale))[..., None]
     canvas[sm : sm + sh, sm : sm + sw, 3] = small_d * norm

@@ -23,8 +23,6 @@ from ..io.atomic import atomic_write
 from ..settings import PipelineSettings
 from .cli_errors import check_output_path, interruptible
 
-DEFAULT_BACKEND = "depth-anything-v2-small"
-
 
 def _backend_names() -> list[str]:
     from ..depth.registry import BACKEND_MODULES
@@ -43,10 +41,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", required=True, help="output .npy file (float32)")
     parser.add_argument(
         "--backend",
-        default=DEFAULT_BACKEND,
+        default=None,
         choices=_backend_names(),
-        help=f"depth network (default: {DEFAULT_BACKEND}); -base/-large weights are "
-        "CC-BY-NC-4.0 (non-commercial) and must be in --model-dir",
+        help="depth network (default: automatic, i.e. Depth Anything V2 Small when PyTorch is "
+        "installed, else Tiefenrausch run by OpenCV); -base/-large weights are CC-BY-NC-4.0 "
+        "(non-commercial) and must be in --model-dir",
     )
     parser.add_argument(
         "--full-res",
@@ -77,9 +76,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..depth.availability import default_network, torch_installed
     from ..depth.registry import native_estimator
     from ..io.image_io import read_photo
 
+    if args.backend is None:
+        args.backend = default_network(torch_installed())
     settings = PipelineSettings(
         filepath=args.photo,
         depth_backend=args.backend,
