@@ -69,7 +69,7 @@ HOLE_COLOUR = (255, 0, 255)
 CROP_WINDOW = 1 / 12  # crop side as a fraction of the long side (53 px at 640 px)
 CROP_ZOOM = 3
 CROPS = 3  # strongest outlines shown per photo
-PIPELINE_MODULES = ("build", "image_io", "settings")
+PIPELINE_MODULES = ("build", "io.image_io", "settings")
 
 
 class UsageError(Exception):
@@ -144,14 +144,14 @@ def resolve_photos(names: list[str], cache: Path) -> list[tuple[str, Path]]:
 def scaled_copy(path: Path, dest: Path, long_side: int, pipeline) -> np.ndarray:
     """The photo (EXIF-oriented) with its long side reduced to ``long_side``, written to
     ``dest`` as PNG; returns the RGB pixels."""
-    rgb = pipeline.io.image_io.read_photo(path).rgb8()
+    rgb = pipeline.image_io.read_photo(path).rgb8()
     h, w = rgb.shape[:2]
     scale = long_side / max(h, w)
     if scale < 1.0:  # never enlarge: that would only blur the photo
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    pipeline.io.image_io.write_image_atomic(dest, rgb)
+    pipeline.image_io.write_image_atomic(dest, rgb)
     return rgb
 
 
@@ -377,7 +377,10 @@ def contact_sheet(
 
 def run_photo(name: str, source: Path, args, ext, bpy) -> PhotoResult:
     pipe = argparse.Namespace(
-        **{m: importlib.import_module(f"{ext.__name__}.pipeline.{m}") for m in PIPELINE_MODULES}
+        **{
+            m.rsplit(".", 1)[-1]: importlib.import_module(f"{ext.__name__}.pipeline.{m}")
+            for m in PIPELINE_MODULES
+        }
     )
     render_mod = importlib.import_module(ext.__name__ + ".blender.render")
     scene_build = importlib.import_module(ext.__name__ + ".blender.scene")
