@@ -4,6 +4,11 @@
 
     python benchmarks/bench_pipeline.py --sizes 8192x6144 --runs 3 --no-blender   # 50 MP
 
+    python benchmarks/bench_pipeline.py --sizes 4032x3024 --budgets 12.6 6 --no-blender
+
+``--budgets`` runs each size at each geometry budget (``geometry_megapixels``; default: the
+settings' default).
+
 Each (size, mode) runs in a fresh subprocess so that its peak RSS is its own. The input is the
 bundled sample scaled up to the size (photo with INTER_CUBIC, depth bilinearly, as the depth
 backends resize a network's prediction to the photo), written to a temporary folder. Besides
@@ -47,7 +52,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
+def child(photo: str, depth: str, runs: int, mode: str, blender: bool, budget: float) -> dict:
     """Runs inside the subprocess: returns timings and peak RSS."""
     sys.path.insert(0, str(ROOT))
     from pipeline import build
@@ -58,6 +63,8 @@ def child(photo: str, depth: str, runs: int, mode: str, blender: bool) -> dict:
     keywords = {"filepath": photo, "depth_filepath": depth, "depth_kind": "DEPTH"}
     if mode:
         keywords["mesh_mode"] = mode
+    if budget > 0:
+        keywords["geometry_megapixels"] = budget
     settings = PipelineSettings.from_keywords(keywords)
     times, cpu, stages = [], [], []
     mesh = None
@@ -125,14 +132,21 @@ def main() -> int:
     parser.add_argument("--sizes", nargs="+", default=["1024x768", "4032x3024"])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--modes", nargs="+", default=[""], help="mesh_mode values ('' = default)")
+    parser.add_argument(
+        "--budgets", nargs="+", type=float, default=[0.0], help="geometry_megapixels (0 = default)"
+    )
     parser.add_argument("--no-blender", action="store_true")
     parser.add_argument(
-        "--child", nargs=4, metavar=("PHOTO", "DEPTH", "MODE", "BLENDER"), help=argparse.SUPPRESS
+        "--child",
+        nargs=5,
+        metavar=("PHOTO", "DEPTH", "MODE", "BLENDER", "BUDGET"),
+        help=argparse.SUPPRESS,
     )
     args = parser.parse_args()
     if args.child:
-        photo, depth, mode, blender = args.child
-        print("RESULT " + json.dumps(child(photo, depth, args.runs, mode, blender == "1")))
+        photo, depth, mode, blender, budget = args.child
+        result = child(photo, depth, args.runs, mode, blender == "1", float(budget))
+        print("RESULT " + json.dumps(result))
         return 0
 
     rows = []
@@ -140,7 +154,7 @@ def main() -> int:
         for size in args.sizes:
             w, h = (int(v) for v in size.split("x"))
             photo, depth = make_input(Path(tmp), w, h)
-            for mode in args.modes:
+            for mode, budget in ((m, b) for m in args.modes for b in args.budgets):
                 cmd = [
                     sys.executable,
                     __file__,
@@ -151,6 +165,7 @@ def main() -> int:
                     str(depth),
                     mode,
                     "0" if args.no_blender else "1",
+                    str(budget),
                 ]
                 env = dict(os.environ, BLENDER_USER_RESOURCES=str(Path(tmp) / "user"))
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -160,7 +175,8 @@ def main() -> int:
                 if line is None:
                     print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
                     return 1
-                rows.append((size, mode or "default", json.loads(line[7:])))
+                label = (mode or "default") + (f", {budget:g} MP" if budget > 0 else "")
+                rows.append((size, label, json.loads(line[7:])))
 
     print(
         f"| size | mode | pipeline s (median of {args.runs}) | CPU s | stages s | geometry | triangles "
