@@ -2,12 +2,10 @@
 operators, the panels and the batch command line (one source each). No bpy here.
 
 The pipeline's own settings are in pipeline.settings; the camera presets, easings and pivots
-are the motion stage's (pipeline.trajectories).
+are the motion stage's (pipeline.motion.vocabulary).
 """
 
 from __future__ import annotations
-
-from ..pipeline.motion.vocabulary import EASING_ITEMS, PIVOT_ITEMS, PRESET_ITEMS  # noqa: F401
 
 Choices = tuple[tuple[str, str, str], ...]  # (identifier, label, description)
 

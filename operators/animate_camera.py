@@ -13,12 +13,10 @@ from ..blender.options import (
     AMPLITUDE_RANGE,
     AMPLITUDE_SOFT_MAX,
     DEFAULT_FRAMES,
-    EASING_ITEMS,
     FRAMES_RANGE,
-    PIVOT_ITEMS,
-    PRESET_ITEMS,
 )
 from ..blender.photo import depth_along_camera, find_photo
+from ..pipeline.motion.vocabulary import EASING_ITEMS, PIVOT_ITEMS, PRESET_ITEMS
 from .typing_helpers import OperatorResult
 
 

@@ -17,15 +17,13 @@ from ..blender.options import (
     AMPLITUDE_SOFT_MAX,
     DEFAULT_FRAMES,
     DEFAULT_SAMPLES,
-    EASING_ITEMS,
     ENGINE_ITEMS,
     FORMAT_ITEMS,
     FRAMES_RANGE,
-    PIVOT_ITEMS,
-    PRESET_ITEMS,
     RESOLUTION_SCALE_RANGE,
     SAMPLES_RANGE,
 )
+from ..pipeline.motion.vocabulary import EASING_ITEMS, PIVOT_ITEMS, PRESET_ITEMS
 
 
 class OneShot3DAnimationSettings(bpy.types.PropertyGroup):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
@@ -134,13 +136,16 @@ def backend_rows(context: bpy.types.Context) -> list[tuple[str, str]]:
     return rows
 
 
-# Defaults for new imports that do not set them: the per-photo property (same range and
-# default as the import's), renamed and described as a default.
-for _name in ("depth_threshold",):
-    _deferred = setting_annotations()[_name]
-    _keywords = dict(_deferred.keywords)
-    _keywords["name"] = "Default " + _keywords["name"]
-    _keywords["description"] = "For new imports that do not set it. " + _keywords["description"]
-    ONESHOT3D_AP_preferences.__annotations__["default_" + _name] = _deferred.function(**_keywords)
+def _as_default(name: str) -> Any:
+    """The per-photo property ``name`` (same range and default as the import's), named and
+    described as the default for new imports that do not set it."""
+    deferred = setting_annotations()[name]
+    keywords = dict(deferred.keywords)
+    keywords["name"] = "Default " + keywords["name"]
+    keywords["description"] = "For new imports that do not set it. " + keywords["description"]
+    return deferred.function(**keywords)
+
+
+ONESHOT3D_AP_preferences.__annotations__["default_depth_threshold"] = _as_default("depth_threshold")
 
 classes = (ONESHOT3D_AP_preferences,)

@@ -14,8 +14,6 @@ from .atomic import atomic_write
 from .exif import ExifInfo, read_exif
 from .formats import PHOTO_SUFFIXES
 
-SUPPORTED_SUFFIXES = PHOTO_SUFFIXES
-
 # Smallest photo side in pixels. A strip one or two pixels wide has no quad to mesh (the
 # result would be an empty mesh); below this there is too little to cut, grow and inpaint.
 MIN_PHOTO_SIDE = 16
@@ -78,7 +76,7 @@ def read_photo(path: str | os.PathLike[str]) -> Photo:
     if image is None or image.size == 0:
         raise ImageReadError(
             f"Cannot read photo '{path}': not an image in a supported format "
-            f"({', '.join(SUPPORTED_SUFFIXES)})."
+            f"({', '.join(PHOTO_SUFFIXES)})."
         )
     rgb, alpha = _to_rgb(path, image)
     rgb = apply_orientation(rgb, exif.orientation)

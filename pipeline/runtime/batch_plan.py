@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import DepthFileError, ImageReadError, SettingsError
-from ..io.image_io import SUPPORTED_SUFFIXES
+from ..io.formats import PHOTO_SUFFIXES
 from ..motion import PRESETS
 
 OUTPUT_MARKER = ".oneshot3d-output"
@@ -52,7 +52,7 @@ def discover_photos(
 ) -> list[Path]:
     """One photo, or every photo under a folder (recursively), in a stable sorted order.
 
-    Photos are files whose suffix (any case) is one of ``image_io.SUPPORTED_SUFFIXES``.
+    Photos are files whose suffix (any case) is one of ``io.formats.PHOTO_SUFFIXES``.
     Skipped: hidden files and folders (name starting with '.'), ``__MACOSX``, the folders in
     ``exclude`` (pass the output and depth folders) and any folder holding our output marker.
     The order sorts relative paths case-insensitively, folder by folder, so it is the same on
@@ -62,9 +62,9 @@ def discover_photos(
     if not root.exists():
         raise ImageReadError(f"The photo or folder '{root}' does not exist.")
     if root.is_file():
-        if root.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if root.suffix.lower() not in PHOTO_SUFFIXES:
             raise ImageReadError(
-                f"'{root}' is not a supported photo ({', '.join(SUPPORTED_SUFFIXES)})."
+                f"'{root}' is not a supported photo ({', '.join(PHOTO_SUFFIXES)})."
             )
         return [root]
     excluded = {_real(p) for p in exclude}
@@ -83,7 +83,7 @@ def discover_photos(
         for name in filenames:
             if name.startswith("."):
                 continue
-            if os.path.splitext(name)[1].lower() in SUPPORTED_SUFFIXES:
+            if os.path.splitext(name)[1].lower() in PHOTO_SUFFIXES:
                 file = Path(dirpath) / name
                 if file.is_file():
                     found.append(file)
@@ -343,7 +343,7 @@ def plan_batch(
         exclude.append(depth_dir)  # a separate depth folder never holds photos
     photos = discover_photos(src, exclude=exclude)
     if not photos:
-        raise SettingsError(f"No photos found in '{src}' ({', '.join(SUPPORTED_SUFFIXES)}).")
+        raise SettingsError(f"No photos found in '{src}' ({', '.join(PHOTO_SUFFIXES)}).")
     root = src if src.is_dir() else src.parent
     names = output_names(photos, root)
     items = [
