@@ -84,21 +84,6 @@ def _links_in_image(ldi: LDI, lmap: np.ndarray, y0: int, x0: int) -> tuple[np.nd
     return link_r, link_d
 
 
-def ldi_to_mesh(
-    ldi: LDI,
-    intrinsics: Intrinsics,
-    z_of_disp: Callable[[np.ndarray], np.ndarray],
-    block: int = 0,
-    tolerance: float = 0.002,
-    skirts: bool = True,
-) -> MeshData:
-    """Mesh and atlas for an inpainted LDI. ``z_of_disp`` maps normalised disparity to the
-    camera-axis distance; ``block`` 0 = automatic, 1 = no simplification."""
-    mesh, tiles = ldi_geometry(ldi, intrinsics, z_of_disp, block, tolerance, skirts)
-    mesh.texture = ldi_texture(ldi, tiles)
-    return mesh
-
-
 def ldi_texture(ldi: LDI, tiles: list[tuple[int, np.ndarray]]) -> np.ndarray:
     """The atlas texture of ``ldi_geometry``'s mesh (``tiles``: its used tiles per grown
     layer). The only part of meshing that reads the LDI's colour, so the geometry can be built
@@ -117,10 +102,12 @@ def ldi_geometry(
     tolerance: float = 0.002,
     skirts: bool = True,
 ) -> tuple[MeshData, list[tuple[int, np.ndarray]]]:
-    """Everything of ``ldi_to_mesh`` but the texture (left empty): vertices, triangles, UVs
-    (the atlas layout depends only on the lattice size and the tile count) and attributes,
-    with the used tiles per grown layer as (layer, (n, 2) tile rows and columns) for
-    ``ldi_texture``. Reads no colour."""
+    """The LDI's mesh without its texture (left empty): vertices, triangles, UVs (the atlas
+    layout depends only on the lattice size and the tile count) and attributes, with the used
+    tiles per grown layer as (layer, (n, 2) tile rows and columns) for ``ldi_texture``.
+    ``z_of_disp`` maps normalised disparity to the camera-axis distance; ``block`` 0 =
+    automatic, 1 = no simplification. Reads no colour, so it can run while the grown layers
+    are still being inpainted."""
     h, w = ldi.shape
     m = ldi.margin
     s = auto_block(h * w) if block <= 0 else int(block)
