@@ -6,7 +6,7 @@
 The driver builds the extension zip with Blender's tool, makes a Python without torch (a venv
 linking every package of this one's except PyTorch's, ``tests/helpers.torchless_python``),
 and runs this script in it with ``--inside``: fresh Blender user folders, the zip installed the
-way Blender installs it, the model files from a local folder (``ONESHOT3D_MODEL_DIR``), then
+way Blender installs it (its wheels too: OpenCV and ONNX Runtime), the model files from a local folder (``ONESHOT3D_MODEL_DIR``), then
 ``bpy.ops.oneshot3d.import_photo(filepath=PHOTO)`` with nothing else set — what dropping a
 photo on the viewport does. Each run removes the cached depth maps first, so each one starts a
 worker and estimates depth; the network's translation that the first run keeps next to them
@@ -92,6 +92,8 @@ def inside(args: argparse.Namespace) -> dict[str, Any]:
         "runs": runs,
         "torch_in_blender": "torch" in sys.modules,
         "torch_findable": importlib.util.find_spec("torch") is not None,
+        # Where ONNX Runtime was found after installing the zip: its wheel, not this Python.
+        "onnxruntime_origin": getattr(importlib.util.find_spec("onnxruntime"), "origin", None),
         "vendored_env": ip.vendor_folder() is not None,
         "peak_rss_blender_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "peak_rss_workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
@@ -166,7 +168,7 @@ def main() -> None:
         sys.exit(f"error: the Tiefenrausch model files are not in {args.model_dir}")
     with tempfile.TemporaryDirectory(prefix="torchless-") as tmp:
         work = Path(tmp)
-        python = torchless_python(work / "venv")
+        python = torchless_python(work / "venv", also_without=("onnxruntime",))
         zip_path = build_zip(work / "dist")
         w, h = (int(v) for v in args.size.split("x"))
         photo = work / "photo.jpg"

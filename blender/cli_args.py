@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..pipeline.depth.availability import TORCH_DEFAULT, TORCHLESS_DEFAULT
+from ..pipeline.depth.availability import TORCH_DEFAULT, TORCHLESS_DEFAULT, TORCHLESS_FALLBACK
 from ..pipeline.runtime.cli_options import add_cli_options, cli_keywords
 from ..pipeline.settings import CLI_SETTINGS, SETTINGS
 from .options import (
@@ -61,7 +61,8 @@ def build_parser(prog: str = "oneshot3d") -> argparse.ArgumentParser:
         default=None,
         help="depth network for photos without a depth file (default when no depth files are "
         f"given: automatic, i.e. {TORCH_DEFAULT} when PyTorch is installed, else "
-        f"{TORCHLESS_DEFAULT}, which needs nothing beyond the extension)",
+        f"{TORCHLESS_DEFAULT}, which needs nothing beyond the extension, or "
+        f"{TORCHLESS_FALLBACK} where the extension carries no ONNX Runtime)",
     )
     add_cli_options(depth, ("model_dir", "device"))
     add_cli_options(depth, [n for n in CLI_SETTINGS if SETTINGS[n].group != "ldi"])

@@ -39,6 +39,8 @@ def _backend_items() -> tuple[tuple[str, str, str], ...]:
     for name, backend in sorted(BACKENDS.items()):
         if backend.models:  # a network (FILE has no model files)
             needs = "needs PyTorch" if backend.needs_torch else "no PyTorch needed"
+            if backend.needs_package == "onnxruntime":
+                needs += "; ONNX Runtime, which the extension bundles"
             desc = f"Estimate depth with {backend.label} ({backend.licence}; {needs})"
             items.append((name, backend.label, desc))
     return tuple(items)

@@ -48,6 +48,9 @@ def download_wheels(manifest: dict, wheels_dir: Path) -> None:
             sys.exit(f"Cannot parse wheel file name {name!r} in blender_manifest.toml")
         # A multi-tag platform such as manylinux_2_17_x86_64.manylinux2014_x86_64: any one works.
         platform = m["plat"].split(".")[-1]
+        # cp313 -> 3.13; an abi3 wheel (cp37-abi3) works on the oldest Python Blender runs.
+        tag = m["py"]
+        python = f"{tag[2]}.{tag[3:]}" if tag.startswith("cp3") and m["abi"] != "abi3" else "3.11"
         cmd = [
             sys.executable,
             "-m",
@@ -59,7 +62,7 @@ def download_wheels(manifest: dict, wheels_dir: Path) -> None:
             "--platform",
             platform,
             "--python-version",
-            "3.11",
+            python,
             "--dest",
             str(wheels_dir),
             f"{m['dist']}=={m['ver']}",

@@ -49,11 +49,13 @@ def read_video(path: Path) -> list[np.ndarray]:
 TORCH_PARTS = ("torch", "functorch", "torchgen", "nvidia", "triton")
 
 
-def torchless_python(folder: Path) -> Path:
+def torchless_python(folder: Path, also_without: tuple[str, ...] = ()) -> Path:
     """A Python like this one where torch does not exist: a new venv (no pip) whose
-    site-packages links every package of this interpreter's except PyTorch's. What a user who
-    installed only the extension zip has: Blender's Python with numpy, and OpenCV from the
-    zip. Processes it starts (the worker) inherit the same torch-free site-packages."""
+    site-packages links every package of this interpreter's except PyTorch's (and the
+    top-level packages named in ``also_without``, e.g. onnxruntime, so that only the extension
+    zip can provide them). What a user who installed only the extension zip has: Blender's
+    Python with numpy, and OpenCV and ONNX Runtime from the zip. Processes it starts (the
+    worker) inherit the same torch-free site-packages."""
     import subprocess
     import sys
     import sysconfig
@@ -70,7 +72,7 @@ def torchless_python(folder: Path) -> Path:
     source = Path(sysconfig.get_paths()["purelib"])
     for entry in source.iterdir():
         top = entry.name.split("-")[0].split(".")[0].lower()
-        if top in TORCH_PARTS or (target / entry.name).exists():
+        if top in TORCH_PARTS or top in also_without or (target / entry.name).exists():
             continue
         (target / entry.name).symlink_to(entry)
     return python

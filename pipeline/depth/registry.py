@@ -30,6 +30,8 @@ class DepthBackend:
     input_size: str  # human-readable, e.g. "long side 384, multiple of 32"
     needs_torch: bool
     estimate: EstimateFn
+    # Import name of a package it needs besides the extension's own (e.g. onnxruntime), "" if none.
+    needs_package: str = ""
     # Names of model files (pipeline.runtime.models catalogue) this backend loads.
     models: tuple[str, ...] = ()
     description: str = ""
@@ -65,6 +67,7 @@ def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
 BACKEND_MODULES: dict[str, tuple[str, str]] = {
     "tiefenrausch": (".tiefenrausch", "estimate_native"),
     "tiefenrausch-exact": (".tiefenrausch", "estimate_native_exact"),
+    "tiefenrausch-onnx": (".tiefenrausch_onnx", "estimate_native"),
     "tiefenrausch-opencv": (".tiefenrausch_opencv", "estimate_native"),
     "depth-anything-v2-small": (".depth_anything_v2", "estimate_native"),
     "depth-anything-v2-base": (".depth_anything_v2", "estimate_native"),

@@ -31,10 +31,8 @@ Preprocessing and the output grid are the official script's, shared with the tor
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,8 +40,7 @@ import cv2
 import numpy as np
 
 from ..errors import ModelError
-from ..io.atomic import atomic_write
-from ..runtime.models import sha256_file
+from . import translation_cache
 from .caffe2_netdef import read_netdef
 from .registry import DepthBackend, register
 from .tiefenrausch_graph import (
@@ -59,6 +56,7 @@ from .tiefenrausch_graph import (
     preprocess,
     resize_to_photo,
 )
+from .translation_cache import ModelCache, Translation, cached_model, load_translated
 
 if TYPE_CHECKING:
     from ..io.image_io import Photo
@@ -161,8 +159,10 @@ class OpenCVTiefenrausch:
 
 
 # (net path, init path) -> (file sizes and mtimes, model)
-_CACHE: dict[tuple[str, str], tuple[list[tuple[int, int]], OpenCVTiefenrausch]] = {}
-_CACHE_LOCK = threading.Lock()
+_CACHE: ModelCache = {}
+
+# Bump when onnx_model's output changes, so that older translations are not reused.
+TRANSLATION_VERSION = 1
 
 
 def load_model(
@@ -178,60 +178,21 @@ def load_model(
     missing, corrupt or not Tiefenrausch.
     """
     paths, stamps = model_file_stamps(net_path, init_path)
-    with _CACHE_LOCK:
-        cached = _CACHE.get(paths)
-        if cached is not None and cached[0] == stamps:
-            return cached[1]
-        model = _load_translation(paths, cache_dir) if cache_dir else None
-        if model is None:
-            graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
-            onnx = onnx_model(graph)
-            model = OpenCVTiefenrausch(onnx, graph.input_scale, graph.input_zp, paths)
-            if cache_dir:
-                _store_translation(translation_path(paths, cache_dir), onnx, model)
-        _CACHE[paths] = (stamps, model)
-        return model
 
+    def translate() -> Translation:
+        graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
+        return onnx_model(graph), graph.input_scale, graph.input_zp
 
-# Bump when onnx_model's output changes, so that older translations are not reused.
-TRANSLATION_VERSION = 1
+    def load() -> OpenCVTiefenrausch:
+        kept = translation_path(paths, cache_dir) if cache_dir else None
+        return load_translated(kept, translate, lambda t: OpenCVTiefenrausch(*t, paths))
+
+    return cached_model(_CACHE, paths, stamps, load)
 
 
 def translation_path(paths: tuple[str, str], cache_dir: str | os.PathLike[str]) -> Path:
     """Where the translation of these two files (by content) is kept in ``cache_dir``."""
-    digest = hashlib.sha256(f"v{TRANSLATION_VERSION}".encode())
-    for p in paths:
-        digest.update(sha256_file(p).encode())
-    return Path(cache_dir) / f"{NAME}-{digest.hexdigest()[:24]}.npz"
-
-
-def _load_translation(
-    paths: tuple[str, str], cache_dir: str | os.PathLike[str]
-) -> OpenCVTiefenrausch | None:
-    path = translation_path(paths, cache_dir)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            onnx, scale, zp = z["onnx"], float(z["input_scale"]), int(z["input_zp"])
-        return OpenCVTiefenrausch(onnx, scale, zp, paths)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ModelError):
-        path.unlink(missing_ok=True)  # damaged: translate again
-        return None
-
-
-def _store_translation(path: Path, onnx: bytes, model: OpenCVTiefenrausch) -> None:
-    """Atomic write (temporary file + rename); a cache that cannot be written is no error."""
-    arrays = {
-        "onnx": np.frombuffer(onnx, np.uint8),
-        "input_scale": np.float64(model.input_scale),
-        "input_zp": np.int64(model.input_zp),
-    }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: np.savez(f, **arrays), mode=None, prefix=path.stem)
-    except OSError:
-        pass
+    return translation_cache.translation_path(NAME, TRANSLATION_VERSION, paths, cache_dir)
 
 
 def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:

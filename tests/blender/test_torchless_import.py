@@ -1,7 +1,8 @@
 """Install the zip, drop a photo, get a 3D photo — without PyTorch: a fresh Blender whose Python
-has no torch at all (``helpers.torchless_python``) and only the extension zip installed imports
-a photo without a depth file, with the model files from a local folder; torch is neither in
-Blender's nor in the worker's ``sys.modules`` (the worker reports its own)."""
+has no torch at all (``helpers.torchless_python``; ONNX Runtime comes only from the zip) and only
+the extension zip installed imports a photo without a depth file, with the model files from a
+local folder; torch is neither in Blender's nor in the worker's ``sys.modules`` (the worker
+reports its own)."""
 
 from __future__ import annotations
 
@@ -40,12 +41,14 @@ def test_fresh_blender_without_torch_imports_a_dropped_photo(
     models.mkdir()
     for name in ("tiefenrausch.pb", "tiefenrausch_init.pb"):
         shutil.copy(TR / name, models / name)
-    python = torchless_python(tmp_path / "venv")
+    python = torchless_python(tmp_path / "venv", also_without=("onnxruntime",))
     report = _bench().run_inside(python, extension_zip, sample_photo, models, 1, tmp_path)
     (run,) = report["runs"]
     assert not report["torch_findable"] and not report["vendored_env"]  # really no torch here
     assert run["result"] == ["FINISHED"]
-    assert run["backend"] == "tiefenrausch-opencv"  # Automatic, without torch
+    # ONNX Runtime came from the zip's wheel, installed into Blender's extension packages.
+    assert "extensions" in (report["onnxruntime_origin"] or ""), report["onnxruntime_origin"]
+    assert run["backend"] == "tiefenrausch-onnx"  # Automatic, without torch
     assert run["depth_cache"]["misses"] == 1  # the network ran in the worker
     assert run["triangles"] > 0 and run["vertices"] > 0
     assert report["torch_in_blender"] is False

@@ -17,7 +17,13 @@ def test_sidebar_preferences_and_file_handler(empty_scene, installed_extension):
     assert prefs.device == "CPU" and prefs.model_dir == ""
     assert prefs.default_depth_backend == "AUTO"
     defaults = {i.identifier for i in prefs.bl_rna.properties["default_depth_backend"].enum_items}
-    assert {"AUTO", "tiefenrausch-opencv", "tiefenrausch", "depth-anything-v2-small"} <= defaults
+    networks = {
+        "tiefenrausch-onnx",
+        "tiefenrausch-opencv",
+        "tiefenrausch",
+        "depth-anything-v2-small",
+    }
+    assert {"AUTO", *networks} <= defaults
     assert {"CPU", "CUDA", "MPS"} <= {
         i.identifier for i in prefs.bl_rna.properties["device"].enum_items
     }
@@ -45,7 +51,8 @@ def test_rebuild_needs_a_photo(empty_scene):
 
 def test_automatic_backend_follows_what_is_installed(empty_scene, installed_extension, monkeypatch):
     """Automatic is Depth Anything V2 Small where torch can be imported (this test Blender's
-    Python has it) and the OpenCV Tiefenrausch where it cannot; an explicit choice stays."""
+    Python has it), else the int8 Tiefenrausch in ONNX Runtime (whose wheel the zip installed),
+    else the OpenCV one; an explicit choice stays."""
     import importlib.util
     import sys
 
@@ -54,10 +61,14 @@ def test_automatic_backend_follows_what_is_installed(empty_scene, installed_exte
     op_module = sys.modules[f"{installed_extension.__name__}.blender.extension"]
     prefs = bpy.context.preferences.addons[installed_extension.__name__].preferences
     has_torch = importlib.util.find_spec("torch") is not None
-    expected = "depth-anything-v2-small" if has_torch else "tiefenrausch-opencv"
+    has_ort = importlib.util.find_spec("onnxruntime") is not None
+    torchless = "tiefenrausch-onnx" if has_ort else "tiefenrausch-opencv"
+    expected = "depth-anything-v2-small" if has_torch else torchless
     assert op_module.preferred_backend(bpy.context) == expected
     availability = sys.modules[f"{installed_extension.__name__}.pipeline.depth.availability"]
     monkeypatch.setattr(availability, "torch_installed", lambda paths=(): False)
+    assert op_module.preferred_backend(bpy.context) == torchless
+    monkeypatch.setattr(availability, "installed", lambda package, paths=(): False)
     assert op_module.preferred_backend(bpy.context) == "tiefenrausch-opencv"
     prefs.default_depth_backend = "tiefenrausch"
     try:
@@ -85,5 +96,7 @@ def test_preferences_list_what_each_backend_needs(
     line = next(t for t in rows if t.startswith("Tiefenrausch (no PyTorch): needs"))
     assert "tiefenrausch_init.pb (3.8 MB)" in line
     assert rows[line] in ("IMPORT", "ERROR")  # downloadable when online, else not usable
+    line = next(t for t in rows if t.startswith("Tiefenrausch (int8, no PyTorch): needs"))
+    assert "tiefenrausch_init.pb (3.8 MB)" in line
     assert "Depth Anything V2 Small" in texts and "depth_anything_v2_vits.pth" in texts
     assert sum("(Automatic picks this)" in t for t in rows) == 1

@@ -1,6 +1,7 @@
-"""Tiefenrausch without PyTorch: the ONNX writer (decoded with an independent protobuf
-description), the translated graph's semantics on a small synthetic network, the official
-pumpkin output, the registry and the worker with torch made unimportable."""
+"""Tiefenrausch without PyTorch, in both forms (int8 in ONNX Runtime, float in OpenCV DNN): the
+ONNX writer (decoded with an independent protobuf description), each translated graph's
+semantics on a small synthetic network, the official pumpkin output, the registry, which backend
+is the default, and the worker with torch made unimportable."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ import pytest
 from pipeline.depth import BACKENDS
 from pipeline.depth import onnx_writer as ow
 from pipeline.depth import tiefenrausch_graph as tg
+from pipeline.depth import tiefenrausch_onnx as to
 from pipeline.depth import tiefenrausch_opencv as tc
 from pipeline.depth.availability import (
     TORCH_DEFAULT,
     TORCHLESS_DEFAULT,
+    TORCHLESS_FALLBACK,
     backend_status,
     default_network,
+    installed,
     torch_installed,
 )
 from pipeline.errors import ModelError
@@ -36,6 +40,10 @@ HAVE_FILES = NET.is_file() and INIT.is_file()
 needs_files = pytest.mark.skipif(
     not HAVE_FILES, reason=f"official Tiefenrausch files not present in {TR}"
 )
+HAVE_ORT = installed("onnxruntime")
+needs_ort = pytest.mark.skipif(not HAVE_ORT, reason="onnxruntime is not installed here")
+# Both torch-free backends' modules; the ONNX Runtime one is skipped where it is not installed.
+BACKEND_MODULES = [pytest.param(to, marks=needs_ort, id="onnx"), pytest.param(tc, id="opencv")]
 needs_pumpkin = pytest.mark.skipif(
     not (HAVE_FILES and (TR / "pumpkin.npy").is_file() and (TR / "pumpkin.jpg").is_file()),
     reason=f"official pumpkin.jpg / pumpkin.npy not present in {TR}",
@@ -87,6 +95,7 @@ def _onnx_classes() -> dict[str, Any]:
             ("name", 3, S, False, ""),
             ("op_type", 4, S, False, ""),
             ("attribute", 5, M, True, "Attribute"),
+            ("domain", 7, S, False, ""),
         ],
     )
     message("Dim", [("dim_value", 1, I64, False, ""), ("dim_param", 2, S, False, "")])
@@ -158,6 +167,31 @@ def test_model_bytes_decode_with_protobuf() -> None:
     dims = g.input[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == [1, 3, "h", 8]
     assert g.output[0].name == "out" and g.output[0].type.tensor_type.elem_type == ow.FLOAT
+
+
+def test_quantised_tensors_scalars_and_operator_domains_decode() -> None:
+    b = ow.GraphBuilder("q")
+    b.add_input("x", [1, 3, "h", "w"], ow.UINT8)
+    s = b.constant("s", np.array(0.5, np.float32))  # scalars: no dims
+    z = b.constant("z", np.array(128, np.uint8))
+    b.constant("bias", np.array([-7, 300], np.int32))
+    b.node("QLinearAdd", ["x", s, z, "x", s, z, s, z], ["y"], domain="com.microsoft")
+    b.node("Relu", ["y"], ["out"])
+    b.add_output("out", [1, 3, "h", "w"], ow.UINT8)
+    model = _onnx_classes()["Model"].FromString(
+        b.model_bytes(opset=13, domains={"com.microsoft": 1})
+    )
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 13), ("com.microsoft", 1)]
+    assert [n.domain for n in model.graph.node] == ["com.microsoft", ""]
+    inits = {t.name: t for t in model.graph.initializer}
+    assert list(inits["s"].dims) == [] and inits["s"].data_type == ow.FLOAT
+    assert np.frombuffer(inits["s"].raw_data, "<f4").tolist() == [0.5]
+    assert list(inits["z"].dims) == [] and inits["z"].data_type == ow.UINT8
+    assert inits["z"].raw_data == bytes([128])
+    assert inits["bias"].data_type == ow.INT32
+    assert np.frombuffer(inits["bias"].raw_data, "<i4").tolist() == [-7, 300]
+    assert model.graph.input[0].type.tensor_type.elem_type == ow.UINT8
+    assert model.graph.output[0].type.tensor_type.elem_type == ow.UINT8
 
 
 def test_writer_rejects_what_it_cannot_write() -> None:
@@ -258,6 +292,48 @@ def test_translated_graph_matches_numpy_reference() -> None:
     ).max()
 
 
+def _int8_reference(graph: tg.QGraph, q: np.ndarray) -> tuple[np.ndarray, int]:
+    """The graph on its uint8 grids: each step computed exactly from dequantised inputs, then
+    requantised (round half to even, saturate), as Caffe2's int8 operators define it. Also
+    returns how many values saturated on the way."""
+    vals = {graph.input_name: q.astype(np.float64)}
+    saturated = 0
+    for step in graph.steps:
+        if isinstance(step, tg.QConv):
+            s_in, z_in = graph.qparams[step.inp]
+            real = _conv_reference((vals[step.inp] - z_in) * s_in, step, s_in)
+        elif isinstance(step, tg.QAdd):
+            (sa, za), (sb, zb) = graph.qparams[step.a], graph.qparams[step.b]
+            real = (vals[step.a] - za) * sa + (vals[step.b] - zb) * sb
+        else:
+            vals[step.out] = vals[step.inp].repeat(2, axis=1).repeat(2, axis=2)
+            continue
+        s, zp = graph.qparams[step.out]
+        level = np.rint(real / s) + zp
+        saturated += int(np.sum((level < 0) | (level > 255)))
+        vals[step.out] = np.clip(level, 0, 255)
+    return vals[graph.output_name], saturated
+
+
+@needs_ort
+def test_int8_graph_computes_on_the_official_grids() -> None:
+    import onnxruntime as ort
+
+    graph = _synthetic_graph()
+    q = np.random.default_rng(1).integers(0, 256, (3, 16, 24)).astype(np.uint8)
+    expected, saturated = _int8_reference(graph, q)
+    assert saturated > 100  # saturation matters in this network
+    session = ort.InferenceSession(to.qlinear_model(graph), providers=["CPUExecutionProvider"])
+    got = session.run(None, {to.INPUT: q[None]})[0]
+    assert got.shape == (1, 1, 16, 24) and got.dtype == np.float32
+    s, zp = graph.qparams[graph.output_name]
+    grid = got[0] / s + zp  # the output grid's levels, dequantised by the graph itself
+    assert np.allclose(grid, np.rint(grid), atol=1e-3)
+    steps = np.abs(np.rint(grid) - expected)
+    # Rounding inside the runtime's requantisation may differ by one level at a tie.
+    assert steps.max() <= 1 and np.mean(steps == 0) >= 0.98, (steps.max(), np.mean(steps == 0))
+
+
 # --- the official network -------------------------------------------------------------------
 
 # Runs in a fresh interpreter where importing torch raises, so the backend provably needs no
@@ -276,15 +352,16 @@ _NO_TORCH_SCRIPT = textwrap.dedent(
     from pipeline.io.image_io import read_photo
     from pipeline.settings import PipelineSettings
     photo = read_photo(sys.argv[2])
-    settings = PipelineSettings(depth_backend="tiefenrausch-opencv", model_dir=sys.argv[3])
-    np.save(sys.argv[4], native_estimator("tiefenrausch-opencv")(photo, settings))
+    settings = PipelineSettings(depth_backend=sys.argv[5], model_dir=sys.argv[3])
+    np.save(sys.argv[4], native_estimator(sys.argv[5])(photo, settings))
     print(json.dumps({"torch": "torch" in sys.modules}))
     """
 )
 
 
 @needs_pumpkin
-def test_pumpkin_meets_the_reference_bar_without_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("module", BACKEND_MODULES)
+def test_pumpkin_meets_the_reference_bar_without_torch(tmp_path: Path, module: Any) -> None:
     out = tmp_path / "disp.npy"
     proc = subprocess.run(
         [
@@ -295,6 +372,7 @@ def test_pumpkin_meets_the_reference_bar_without_torch(tmp_path: Path) -> None:
             str(TR / "pumpkin.jpg"),
             str(TR),
             str(out),
+            module.NAME,
         ],
         capture_output=True,
         text=True,
@@ -312,7 +390,8 @@ def test_pumpkin_meets_the_reference_bar_without_torch(tmp_path: Path) -> None:
 
 
 @needs_files
-def test_one_net_serves_every_aspect_and_the_estimate_has_the_photo_size() -> None:
+@pytest.mark.parametrize("tc", BACKEND_MODULES)
+def test_one_net_serves_every_aspect_and_the_estimate_has_the_photo_size(tc: Any) -> None:
     from pipeline.io.image_io import read_photo
     from pipeline.settings import PipelineSettings
 
@@ -330,7 +409,8 @@ def test_one_net_serves_every_aspect_and_the_estimate_has_the_photo_size() -> No
     assert np.allclose(full, tg.resize_to_photo(tc.estimate_native(photo, settings), *full.shape))
 
 
-def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tc", BACKEND_MODULES)
+def test_missing_and_corrupt_files_name_the_file(tmp_path: Path, tc: Any) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         tc.load_model(tmp_path / "tiefenrausch.pb", tmp_path / "tiefenrausch_init.pb")
     (tmp_path / "tiefenrausch.pb").write_bytes(b"\x0a\x05ab")  # truncated
@@ -339,7 +419,8 @@ def test_missing_and_corrupt_files_name_the_file(tmp_path: Path) -> None:
         tc.load_model(tmp_path / "tiefenrausch.pb", tmp_path / "tiefenrausch_init.pb")
 
 
-def test_backend_is_registered_without_torch_and_cached(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tc", BACKEND_MODULES)
+def test_backend_is_registered_without_torch_and_cached(tmp_path: Path, tc: Any) -> None:
     from pipeline.depth import cache, registry
 
     backend = registry.backend_for(tc.NAME)
@@ -373,8 +454,13 @@ def test_torch_lookup_and_default_network(tmp_path: Path, monkeypatch: pytest.Mo
     assert torch_installed([tmp_path])  # found on the path, not imported
     assert "torch" not in sys.modules
     assert default_network(True) == TORCH_DEFAULT == "depth-anything-v2-small"
-    assert default_network(False) == TORCHLESS_DEFAULT == tc.NAME
-    assert not BACKENDS[default_network(False)].needs_torch
+    assert default_network(False, onnxruntime=True) == TORCHLESS_DEFAULT == to.NAME
+    assert default_network(False, onnxruntime=False) == TORCHLESS_FALLBACK == tc.NAME
+    # Without the argument: whether ONNX Runtime is findable (not imported) here.
+    expected = to.NAME if HAVE_ORT else tc.NAME
+    monkeypatch.undo()
+    assert default_network(False) == expected
+    assert not BACKENDS[to.NAME].needs_torch and not BACKENDS[tc.NAME].needs_torch
 
 
 def test_backend_status_says_what_is_missing(
@@ -395,6 +481,15 @@ def test_backend_status_says_what_is_missing(
         "depth-anything-v2-large", torch=True, model_dir=str(empty), cache_dir=empty
     )
     assert not large.downloadable and "not downloaded automatically" in large.summary(True)
+    from pipeline.depth import availability
+
+    with monkeypatch.context() as m:  # a platform for which the zip has no ONNX Runtime wheel
+        m.setattr(availability, "installed", lambda package, paths=(): package != "onnxruntime")
+        int8 = backend_status(to.NAME, torch=True, model_dir=str(empty), cache_dir=empty)
+    assert int8.needs_package == "onnxruntime" and not int8.usable(online=True)
+    assert "ONNX Runtime" in int8.summary(True) and "tiefenrausch.pb" in int8.summary(True)
+    if HAVE_ORT:
+        assert backend_status(to.NAME, True, str(empty), empty).needs_package == ""
     if not HAVE_FILES:
         pytest.skip(f"official Tiefenrausch files not present in {TR}")
     folder = tmp_path / "models"
@@ -411,7 +506,8 @@ def test_backend_status_says_what_is_missing(
 
 
 @needs_files
-def test_worker_builds_a_photo_with_torch_unimportable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tc", BACKEND_MODULES)
+def test_worker_builds_a_photo_with_torch_unimportable(tmp_path: Path, tc: Any) -> None:
     from pipeline.runtime.worker_client import State, build_job
 
     shadow = tmp_path / "shadow"
@@ -434,8 +530,9 @@ def test_worker_builds_a_photo_with_torch_unimportable(tmp_path: Path) -> None:
 
 
 @needs_files
+@pytest.mark.parametrize("tc", BACKEND_MODULES)
 def test_translation_is_kept_and_a_damaged_one_is_redone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tc: Any
 ) -> None:
     rgb = np.random.default_rng(5).integers(0, 256, (240, 320, 3)).astype(np.uint8)
     monkeypatch.setattr(tc, "_CACHE", {})

@@ -1,10 +1,12 @@
-"""Latency, memory and fidelity of Tiefenrausch without PyTorch (OpenCV DNN) at the 384 px input.
+"""Latency, memory and fidelity of Tiefenrausch without PyTorch at the 384 px input: the int8
+graph in ONNX Runtime (``tiefenrausch-onnx``, the default) or the float graph in OpenCV DNN
+(``tiefenrausch-opencv``).
 
-    python benchmarks/bench_tiefenrausch_opencv.py [--threads 2] [--runs 9] [--photo PHOTO]
-                                                   [--model-dir DIR]
+    python benchmarks/bench_tiefenrausch_torchless.py [--backend onnx|opencv] [--threads 2]
+                                                      [--runs 9] [--photo PHOTO] [--model-dir DIR]
 
 Runs in this (fresh) process and never imports torch (checked at the end). Latency is
-``OpenCVTiefenrausch.predict`` on the photo (INTER_AREA resize + quantise + network + exp),
+``predict`` on the photo (INTER_AREA resize + quantise + network + exp),
 median of ``--runs`` after the first call, which pays OpenCV's network set-up and is reported
 separately, as are the model load's parts (Caffe2 parse, ONNX translation, OpenCV import) and
 the load a fresh worker does when the translation is kept on disk (``load_model(cache_dir=)``).
@@ -33,7 +35,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipeline.depth import tiefenrausch_graph as tg  # noqa: E402
-from pipeline.depth import tiefenrausch_opencv as tc  # noqa: E402
+from pipeline.depth import tiefenrausch_onnx, tiefenrausch_opencv  # noqa: E402
 from pipeline.depth.caffe2_netdef import read_netdef  # noqa: E402
 
 REFERENCE = ROOT / ".." / "shared" / "reference" / "tiefenrausch"
@@ -68,6 +70,7 @@ def load_average() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("onnx", "opencv"), default="onnx")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--photo", type=Path, default=REFERENCE / "pumpkin.jpg")
@@ -81,11 +84,19 @@ def main() -> None:
         sys.exit(f"error: cannot read the photo {args.photo}")
     rgb = cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB)  # as the official script read it
     cv2.setNumThreads(args.threads)
+    tc = tiefenrausch_onnx if args.backend == "onnx" else tiefenrausch_opencv
+    if args.backend == "onnx":
+        tiefenrausch_onnx.MAX_THREADS = args.threads
 
     load_before = load_average()
     (net, init), parse_s, _ = timed(lambda: (read_netdef(net_path), read_netdef(init_path)))
     graph, build_s, _ = timed(tg.build_graph, net, init, str(net_path), str(init_path))
-    onnx, onnx_s, _ = timed(tc.onnx_model, graph)
+    translate = (
+        tiefenrausch_onnx.qlinear_model
+        if args.backend == "onnx"
+        else tiefenrausch_opencv.onnx_model
+    )
+    onnx, onnx_s, _ = timed(translate, graph)
     with tempfile.TemporaryDirectory(prefix="tr-bench-") as cache_dir:
         # parse + translate + OpenCV import; the translation is written to cache_dir
         model, load_s, load_cpu = timed(tc.load_model, net_path, init_path, cache_dir)
@@ -97,14 +108,22 @@ def main() -> None:
     x = (q.astype(np.float32) - np.float32(model.input_zp)) * np.float32(model.input_scale)
 
     def forward() -> None:
-        model.net.setInput(x, tc.INPUT)
-        model.net.forward()
+        if isinstance(model, tiefenrausch_onnx.OnnxTiefenrausch):
+            model.session.run(None, {tiefenrausch_onnx.INPUT: q})
+        else:
+            model.net.setInput(x, tiefenrausch_opencv.INPUT)
+            model.net.forward()
 
     f_walls, f_cpus = series(forward, args.runs)
     load_after = load_average()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     h, w = out.shape
-    print(f"OpenCV {cv2.__version__}, {args.threads} threads, input {w}x{h} from {args.photo.name}")
+    runtime = (
+        f"ONNX Runtime {__import__('onnxruntime').__version__} (int8)"
+        if args.backend == "onnx"
+        else f"OpenCV {cv2.__version__} (float)"
+    )
+    print(f"{runtime}, {args.threads} threads, input {w}x{h} from {args.photo.name}")
     print(f"load average before {load_before}, after {load_after} ({os.cpu_count()} CPUs)")
     print(
         f"model load {load_s:.3f} s, CPU {load_cpu:.3f} (Caffe2 parse {parse_s:.3f}, graph "
@@ -113,7 +132,7 @@ def main() -> None:
     )
     print(f"first predict {first_s * 1000:.0f} ms (CPU {first_cpu * 1000:.0f} ms)")
     print(f"predict: {summary(walls, cpus)}")
-    print(f"network alone (Net.forward): {summary(f_walls, f_cpus)}")
+    print(f"network alone: {summary(f_walls, f_cpus)}")
     print(f"peak RSS {rss:.0f} MB; torch imported: {'torch' in sys.modules}")
     official = REFERENCE / "pumpkin.npy"
     if args.photo.name == "pumpkin.jpg" and official.is_file():
