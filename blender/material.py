@@ -11,18 +11,23 @@ import numpy as np
 from . import compat
 
 
-def build_image(name: str, texture: np.ndarray) -> bpy.types.Image:
-    """Pack the texture into the .blend so that saving and reopening loses nothing.
-
-    The packed file is an 8-bit PNG: a 16-bit one would be a float image in Blender (four
-    times the memory at render time, twice the file) for no visible gain on an sRGB photo."""
-    from ..pipeline.io.image_io import write_image_atomic
+def texture_png(texture: np.ndarray) -> bytes:
+    """The texture atlas as an 8-bit PNG: a 16-bit one would be a float image in Blender (four
+    times the memory at render time, twice the file) for no visible gain on an sRGB photo.
+    Needs no bpy: it runs in a thread while the mesh is built (see scene.build_mesh_and_image)."""
+    from ..pipeline.io.image_io import encode_image
 
     if texture.dtype == np.uint16:
         texture = ((texture.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    return encode_image(texture)
+
+
+def build_image(name: str, png: bytes) -> bpy.types.Image:
+    """Pack the PNG (``texture_png``) into the .blend so that saving and reopening loses
+    nothing."""
     with tempfile.TemporaryDirectory(prefix="oneshot3d_") as tmp:
         path = Path(tmp) / f"{name}.png"
-        write_image_atomic(path, texture)
+        path.write_bytes(png)
         image = bpy.data.images.load(str(path), check_existing=False)
         image.name = name
         image.pack()

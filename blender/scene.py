@@ -6,6 +6,7 @@ fails, so an error never leaves half an import behind.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -14,7 +15,7 @@ import bpy
 import numpy as np
 
 from .camera import build_camera
-from .material import build_image, build_material
+from .material import build_image, build_material, texture_png
 from .mesh import build_mesh
 
 if TYPE_CHECKING:
@@ -53,6 +54,21 @@ def default_focus_depth(data: "MeshData") -> float:
     return depth
 
 
+def build_mesh_and_image(
+    mesh_name: str, image_name: str, data: "MeshData", created: list[bpy.types.ID]
+) -> tuple[bpy.types.Mesh, bpy.types.Image]:
+    """The mesh and the packed texture (each appended to ``created`` once made). The texture's
+    PNG is encoded in a thread meanwhile (OpenCV releases the GIL), so on a machine with two
+    cores its cost hides behind the mesh's."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        png = pool.submit(texture_png, data.texture)
+        mesh = build_mesh(mesh_name, data)
+        created.append(mesh)
+        image = build_image(image_name, png.result())
+        created.append(image)
+    return mesh, image
+
+
 def build_photo_objects(
     context: bpy.types.Context,
     data: "MeshData",
@@ -64,10 +80,7 @@ def build_photo_objects(
     name = name or Path(settings.filepath).stem or "3D Photo"
     created: list[bpy.types.ID] = []
     try:
-        mesh = build_mesh(name, data)
-        created.append(mesh)
-        image = build_image(name, data.texture)
-        created.append(image)
+        mesh, image = build_mesh_and_image(name, name, data, created)
         mat = build_material(name, image, material)
         created.append(mat)
         mesh.materials.append(mat)

@@ -65,7 +65,6 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
     def on_done(self, context: bpy.types.Context, job: "WorkerJob") -> None:
         from ..blender import material, scene
         from ..blender.camera import build_camera
-        from ..blender.mesh import build_mesh
         from ..pipeline.mesh.mesh_data import MeshData
         from ..pipeline.settings import PipelineSettings
 
@@ -81,10 +80,7 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
         old_images = _images_of(old_materials)
         created: list[bpy.types.ID] = []
         try:
-            mesh = build_mesh(old_mesh.name, data)
-            created.append(mesh)
-            image = material.build_image(obj.name, data.texture)
-            created.append(image)
+            mesh, image = scene.build_mesh_and_image(old_mesh.name, obj.name, data, created)
             mat = material.build_material(obj.name, image, props.material or "EMISSION")
             created.append(mat)
             mesh.materials.append(mat)

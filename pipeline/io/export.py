@@ -16,13 +16,12 @@ import os
 import struct
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import PipelineError
 from ..mesh.mesh_data import MeshData
 from .atomic import atomic_write
-from .image_io import to_uint8
+from .image_io import encode_image, to_uint8
 
 _FLOAT, _UINT, _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 5126, 5125, 34962, 34963
 
@@ -32,12 +31,10 @@ class ExportError(PipelineError):
 
 
 def _png_bytes(texture: np.ndarray) -> bytes:
-    rgb = to_uint8(texture)
-    bgr = rgb[:, :, 2::-1] if rgb.shape[2] == 3 else rgb[:, :, [2, 1, 0, 3]]
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 3])
-    if not ok:
-        raise ExportError("Cannot encode the texture atlas as PNG.")
-    return data.tobytes()
+    try:
+        return encode_image(to_uint8(texture), ".png", compression=3)
+    except PipelineError as e:
+        raise ExportError(f"Cannot encode the texture atlas as PNG: {e}") from None
 
 
 def _write_atomic(path: Path, chunks: list[bytes]) -> None:

@@ -192,19 +192,27 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
     return image
 
 
+def encode_image(rgb: np.ndarray, suffix: str = ".png", compression: int = 1) -> bytes:
+    """RGB(A) uint8/uint16 encoded as ``suffix`` (PNG: zlib level ``compression``, 1 = fast).
+    OpenCV releases the GIL while encoding, so this can run in a thread beside other work."""
+    if rgb.dtype not in (np.uint8, np.uint16) or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise PipelineError(f"Expected uint8/uint16 RGB(A) to encode, got {rgb.dtype} {rgb.shape}.")
+    bgr = rgb[:, :, 2::-1] if rgb.shape[2] == 3 else rgb[:, :, [2, 1, 0, 3]]
+    ok, encoded = cv2.imencode(
+        suffix, np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, compression]
+    )
+    if not ok:
+        raise PipelineError(f"Cannot encode the image as {suffix}.")
+    return encoded.tobytes()
+
+
 def write_image_atomic(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     """Write RGB(A) uint8/uint16 to PNG (fast compression) via a temporary file and rename,
     so an interrupted write never leaves a half-written texture."""
     path = Path(path)
-    if rgb.dtype not in (np.uint8, np.uint16) or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
-        raise PipelineError(
-            f"Cannot write '{path}': expected uint8/uint16 RGB(A), got {rgb.dtype} {rgb.shape}."
-        )
+    try:
+        encoded = encode_image(rgb, path.suffix or ".png")
+    except PipelineError as e:
+        raise PipelineError(f"Cannot write '{path}': {e}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    bgr = rgb[:, :, 2::-1] if rgb.shape[2] == 3 else rgb[:, :, [2, 1, 0, 3]]
-    ok, encoded = cv2.imencode(
-        path.suffix or ".png", np.ascontiguousarray(bgr), [cv2.IMWRITE_PNG_COMPRESSION, 1]
-    )
-    if not ok:
-        raise PipelineError(f"Cannot encode image for '{path}'.")
-    atomic_write(path, encoded.tobytes())
+    atomic_write(path, encoded)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..runtime.parallel import thread_map
+
 # Merge only when the two triangles' normals agree this clearly (cosine of the fold,
 # negated as in Blender's test); near-degenerate pairs stay triangles.
 _FOLD_MARGIN = 1e-3
@@ -20,25 +22,67 @@ _FOLD_MARGIN = 1e-3
 def pair_triangles(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(quads (Q, 4), triangles (S, 3))``: pairs of triangles that share their
     longest edge, with opposite directions (consistent orientation), become one quad whose
-    0-2 diagonal is that edge; the rest stay triangles. Vertex indices are unchanged."""
+    0-2 diagonal is that edge; the rest stay triangles. Vertex indices are unchanged.
+
+    The work runs in threads (numpy releases the GIL): chunks of triangles for the edge
+    lengths and the fold test, and the two halves of the edge keys (pairs share their key, so
+    each half is matched on its own) for the sort. The result does not depend on the number
+    of threads."""
     tris = np.asarray(triangles, np.int64).reshape(-1, 3)
     n = tris.shape[0]
     if n < 2:
         return np.zeros((0, 4), np.int32), tris.astype(np.int32)
     v = np.asarray(vertices, np.float32).reshape(-1, 3)
-    nxt = np.roll(tris, -1, axis=1)
-    # Edge k of a triangle runs from corner k to corner k+1; the pair's diagonal is the
-    # longest edge of both (a grid cell's or a fan block's diagonal).
-    corner = [v[tris[:, i]] for i in range(3)]
-    length = np.empty((n, 3), np.float32)
-    for i in range(3):
-        edge = corner[(i + 1) % 3] - corner[i]
-        length[:, i] = (edge * edge).sum(axis=1)
+    bounds = _chunks(n)
+    parts = thread_map(lambda r: _longest_edge(v, tris[r[0] : r[1]]), bounds)
+    k = np.concatenate([p[0] for p in parts])
+    start = np.concatenate([p[1] for p in parts])
+    end = np.concatenate([p[2] for p in parts])
+    low, high = np.minimum(start, end), np.maximum(start, end)
+    key = low * np.int64(v.shape[0]) + high
+    halves = thread_map(lambda h: _shared_edges(key, start, end, low & 1 == h), (0, 1))
+    t1 = np.concatenate([h[0] for h in halves])
+    t2 = np.concatenate([h[1] for h in halves])
+    k1, k2 = k[t1], k[t2]
+    a = tris[t1, (k1 + 1) % 3]
+    b = tris[t1, (k1 + 2) % 3]
+    c = tris[t1, k1]
+    d = tris[t2, (k2 + 2) % 3]
+    quad = np.stack([a, b, c, d], axis=1)
+    ok = np.concatenate(
+        thread_map(lambda r: _unfolded(v, quad[r[0] : r[1]]), _chunks(quad.shape[0]))
+    )
+    used = np.zeros(n, bool)
+    used[t1[ok]] = True
+    used[t2[ok]] = True
+    return quad[ok].astype(np.int32), tris[~used].astype(np.int32)
+
+
+def _chunks(n: int, parts: int = 2) -> list[tuple[int, int]]:
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _longest_edge(v: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k, start, end) per triangle: its longest edge runs from corner k to corner k+1 (a grid
+    cell's or a fan block's diagonal is the longest edge of both of its triangles)."""
+    p0, p1, p2 = v[tris[:, 0]], v[tris[:, 1]], v[tris[:, 2]]
+    length = np.empty((tris.shape[0], 3), np.float32)
+    for i, (p, q) in enumerate(((p0, p1), (p1, p2), (p2, p0))):
+        e = q - p
+        length[:, i] = np.einsum("ij,ij->i", e, e)
     k = np.argmax(length, axis=1)
-    rows = np.arange(n)
-    start, end = tris[rows, k], nxt[rows, k]
-    key = np.minimum(start, end) * np.int64(v.shape[0]) + np.maximum(start, end)
-    order = np.argsort(key)
+    rows = np.arange(tris.shape[0])
+    return k, tris[rows, k], tris[rows, (k + 1) % 3]
+
+
+def _shared_edges(
+    key: np.ndarray, start: np.ndarray, end: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (t1, t2) among the triangles in ``mask`` whose longest edge is the same and
+    shared by exactly these two, in opposite directions (consistent orientation)."""
+    idx = np.flatnonzero(mask)
+    order = idx[np.argsort(key[idx], kind="stable")]
     sk = key[order]
     same = sk[1:] == sk[:-1]
     # Runs of exactly two: a longest edge shared by three triangles is not a quad diagonal.
@@ -47,25 +91,31 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndar
     cand = np.flatnonzero(same & ~before & ~after)
     t1, t2 = order[cand], order[cand + 1]
     opposite = (start[t1] == end[t2]) & (end[t1] == start[t2])
-    t1, t2 = t1[opposite], t2[opposite]
-    k1, k2 = k[t1], k[t2]
-    a = tris[t1, (k1 + 1) % 3]
-    b = tris[t1, (k1 + 2) % 3]
-    c = tris[t1, k1]
-    d = tris[t2, (k2 + 2) % 3]
-    # Blender's flip test, in float32 as Blender computes it: split along 1-3 when
-    # cross(b - a, c - a) . cross(d - a, c - a) > 0. Keep only pairs clearly on the 0-2 side.
-    d13 = v[c] - v[a]
-    cross_a = np.cross(v[b] - v[a], d13)
-    cross_b = np.cross(v[d] - v[a], d13)
+    return t1[opposite], t2[opposite]
+
+
+def _unfolded(v: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Blender's flip test, in float32 as Blender computes it: a quad (a, b, c, d) is split
+    along 1-3 when cross(b - a, c - a) . cross(d - a, c - a) > 0. True for quads clearly on
+    the 0-2 side."""
+    pa = v[quad[:, 0]]
+    diag = v[quad[:, 2]] - pa
+    cross_a = _cross(v[quad[:, 1]] - pa, diag)
+    cross_b = _cross(v[quad[:, 3]] - pa, diag)
     dot = np.einsum("qi,qi->q", cross_a, cross_b)
-    norms = np.linalg.norm(cross_a, axis=1) * np.linalg.norm(cross_b, axis=1)
-    ok = dot < -_FOLD_MARGIN * norms
-    quads = np.stack([a[ok], b[ok], c[ok], d[ok]], axis=1).astype(np.int32)
-    used = np.zeros(n, bool)
-    used[t1[ok]] = True
-    used[t2[ok]] = True
-    return quads, tris[~used].astype(np.int32)
+    norms = np.sqrt(
+        np.einsum("qi,qi->q", cross_a, cross_a) * np.einsum("qi,qi->q", cross_b, cross_b)
+    )
+    return dot < -_FOLD_MARGIN * norms
+
+
+def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Row-wise cross product (np.cross is several times slower on (N, 3) float32)."""
+    out = np.empty_like(p)
+    out[:, 0] = p[:, 1] * q[:, 2] - p[:, 2] * q[:, 1]
+    out[:, 1] = p[:, 2] * q[:, 0] - p[:, 0] * q[:, 2]
+    out[:, 2] = p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0]
+    return out
 
 
 def quad_triangles(quads: np.ndarray) -> np.ndarray:
