@@ -154,6 +154,9 @@ class OnnxTiefenrausch:
         options.intra_op_num_threads = threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: no warnings on the worker's stderr
+        # One prediction per photo: idle pool threads must not spin and take the cores that
+        # the LDI stages need right after.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 bytes(onnx), options, providers=["CPUExecutionProvider"]
