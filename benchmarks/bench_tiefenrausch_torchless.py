@@ -100,7 +100,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tr-bench-") as cache_dir:
         # parse + translate + OpenCV import; the translation is written to cache_dir
         model, load_s, load_cpu = timed(tc.load_model, net_path, init_path, cache_dir)
-        tc._CACHE.clear()  # what a fresh worker does: read the kept translation
+        tc.NETWORK.cache.clear()  # what a fresh worker does: read the kept translation
         model, cached_s, cached_cpu = timed(tc.load_model, net_path, init_path, cache_dir)
     out, first_s, first_cpu = timed(model.predict, rgb)
     walls, cpus = series(lambda: model.predict(rgb), args.runs)

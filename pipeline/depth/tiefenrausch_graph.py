@@ -257,6 +257,31 @@ def model_file_stamps(
     return paths, stamps
 
 
+class GridNetwork:
+    """A loaded torch-free network: ``run`` maps the quantised input (1, 3, h, w) uint8 to
+    log-disparity (1, 1, h, w) float32; ``predict`` maps a uint8 RGB photo to disparity on the
+    network grid, e.g. 384 x 288 for a 4:3 portrait."""
+
+    input_scale: float
+    input_zp: int
+    runtime = "the runtime"  # named in errors
+
+    def run(self, q: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_log(self, rgb8: np.ndarray) -> np.ndarray:
+        """Log-disparity (h, w) float32 on the network grid."""
+        out = self.run(preprocess(rgb8, self.input_scale, self.input_zp))
+        h, w = network_size(*np.asarray(rgb8).shape[:2])
+        if out.shape != (1, 1, h, w):
+            raise ModelError(f"{self.runtime} returned {out.shape} for the {h}x{w} network input")
+        return np.ascontiguousarray(out[0, 0], dtype=np.float32)
+
+    def predict(self, rgb8: np.ndarray) -> np.ndarray:
+        """Disparity (h, w) float32 on the network grid."""
+        return np.exp(self.predict_log(rgb8)).astype(np.float32, copy=False)
+
+
 def resize_to_photo(disparity: np.ndarray, height: int, width: int) -> np.ndarray:
     """Network-grid disparity -> (height, width) float32. The net saw the whole photo squeezed
     into its grid, so the grid's outer edges are the photo's; cv2's INTER_LINEAR maps pixel

@@ -23,32 +23,24 @@ is not installed, e.g. Intel macOS, for which it ships no wheel).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ModelError
-from . import translation_cache
-from .caffe2_netdef import read_netdef
 from .registry import DepthBackend, register
 from .tiefenrausch_graph import (
     INIT_FILE,
     NET_FILE,
+    GridNetwork,
     QAdd,
     QConv,
     QGraph,
-    build_graph,
-    model_file_stamps,
-    network_size,
-    preprocess,
-    resize_to_photo,
 )
-from .translation_cache import ModelCache, Translation, cached_model, load_translated
+from .translation_cache import TranslatedNetwork
 
 if TYPE_CHECKING:
-    from ..io.image_io import Photo
-    from ..settings import PipelineSettings
+    pass
 
 NAME = "tiefenrausch-onnx"
 PACKAGE = "onnxruntime"  # the import name the backend needs
@@ -133,9 +125,10 @@ def threads() -> int:
     return max(1, min(MAX_THREADS, n))
 
 
-class OnnxTiefenrausch:
-    """The loaded network; ``predict`` maps a uint8 RGB photo to disparity on the net's grid,
-    like :class:`.tiefenrausch_opencv.OpenCVTiefenrausch`."""
+class OnnxTiefenrausch(GridNetwork):
+    """The loaded network (an ONNX Runtime session; safe to run from several threads)."""
+
+    runtime = "ONNX Runtime"
 
     def __init__(
         self, onnx: bytes | np.ndarray, input_scale: float, input_zp: int, paths: tuple[str, str]
@@ -167,68 +160,16 @@ class OnnxTiefenrausch:
                 f"from '{paths[0]}': {str(e).strip().splitlines()[-1]}"
             ) from None
 
-    def predict_log(self, rgb8: np.ndarray) -> np.ndarray:
-        """Log-disparity (h, w) float32 on the network grid."""
-        q = preprocess(rgb8, self.input_scale, self.input_zp)
-        out = self.session.run([OUTPUT], {INPUT: q})[0]  # sessions are safe across threads
-        h, w = network_size(*np.asarray(rgb8).shape[:2])
-        if out.shape != (1, 1, h, w):
-            raise ModelError(f"ONNX Runtime returned {out.shape} for the {h}x{w} network input")
-        return np.ascontiguousarray(out[0, 0], dtype=np.float32)
-
-    def predict(self, rgb8: np.ndarray) -> np.ndarray:
-        """Disparity (h, w) float32 on the network grid, e.g. 384 x 288 for a 4:3 portrait."""
-        return np.exp(self.predict_log(rgb8)).astype(np.float32, copy=False)
+    def run(self, q: np.ndarray) -> np.ndarray:
+        return self.session.run([OUTPUT], {INPUT: q})[0]  # type: ignore[no-any-return]
 
 
-# (net path, init path) -> (file sizes and mtimes, model)
-_CACHE: ModelCache = {}
-
-# Bump when qlinear_model's output changes, so that older translations are not reused.
-TRANSLATION_VERSION = 1
-
-
-def load_model(
-    net_path: str | os.PathLike[str],
-    init_path: str | os.PathLike[str],
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> OnnxTiefenrausch:
-    """Load (or fetch from the cache) the network from the two official files; with
-    ``cache_dir`` the translation is kept there for the next worker (see
-    :mod:`.translation_cache`). ModelError names the file when either is missing, corrupt or
-    not Tiefenrausch, and says what to do when ONNX Runtime is missing."""
-    paths, stamps = model_file_stamps(net_path, init_path)
-
-    def translate() -> Translation:
-        graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
-        return qlinear_model(graph), graph.input_scale, graph.input_zp
-
-    def load() -> OnnxTiefenrausch:
-        kept = translation_path(paths, cache_dir) if cache_dir else None
-        return load_translated(kept, translate, lambda t: OnnxTiefenrausch(*t, paths))
-
-    return cached_model(_CACHE, paths, stamps, load)
-
-
-def translation_path(paths: tuple[str, str], cache_dir: str | os.PathLike[str]) -> Path:
-    """Where the translation of these two files (by content) is kept in ``cache_dir``."""
-    return translation_cache.translation_path(NAME, TRANSLATION_VERSION, paths, cache_dir)
-
-
-def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
-    """Disparity on the network grid, comparable to the official outputs."""
-    from ..runtime.models import resolve_model
-    from . import cache
-
-    net = resolve_model(NET_FILE, settings.model_dir)
-    init = resolve_model(INIT_FILE, settings.model_dir)
-    # Next to the cached depth maps (the worker points it at the extension's folder).
-    return load_model(net, init, cache.default_depth_cache_dir()).predict(photo.rgb8())
-
-
-def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
-    """Disparity resized to the photo, (H, W) float32."""
-    return resize_to_photo(estimate_native(photo, settings), photo.height, photo.width)
+# Bump the version when qlinear_model's output changes, so that older translations are not reused.
+NETWORK = TranslatedNetwork(NAME, 1, qlinear_model, OnnxTiefenrausch)
+load_model = NETWORK.load  # (net path, init path, cache_dir=None) -> OnnxTiefenrausch
+translation_path = NETWORK.translation_path
+estimate_native = NETWORK.estimate_native
+estimate = NETWORK.estimate
 
 
 register(

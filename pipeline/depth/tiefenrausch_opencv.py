@@ -31,36 +31,27 @@ Preprocessing and the output grid are the official script's, shared with the tor
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..errors import ModelError
-from . import translation_cache
-from .caffe2_netdef import read_netdef
 from .registry import DepthBackend, register
 from .tiefenrausch_graph import (
     INIT_FILE,
     LONG_SIDE,
     NET_FILE,
+    GridNetwork,
     QAdd,
     QConv,
     QGraph,
-    build_graph,
-    model_file_stamps,
-    network_size,
-    preprocess,
-    resize_to_photo,
 )
-from .translation_cache import ModelCache, Translation, cached_model, load_translated
+from .translation_cache import TranslatedNetwork
 
 if TYPE_CHECKING:
-    from ..io.image_io import Photo
-    from ..settings import PipelineSettings
+    pass
 
 NAME = "tiefenrausch-opencv"
 INPUT = "x"  # the ONNX graph's input: the dequantised photo, (1, 3, h, w) float32
@@ -120,9 +111,11 @@ def onnx_model(graph: QGraph, height: int = LONG_SIDE, width: int = LONG_SIDE) -
     return b.model_bytes(opset=13)
 
 
-class OpenCVTiefenrausch:
-    """The loaded network. ``predict`` maps a uint8 RGB photo to disparity on the net's grid,
-    like :class:`.tiefenrausch.TiefenrauschModel` (float mode)."""
+class OpenCVTiefenrausch(GridNetwork):
+    """The loaded network (a cv2.dnn.Net, one forward at a time); ``predict`` gives what
+    :class:`.tiefenrausch.TiefenrauschModel` does in float mode."""
+
+    runtime = "OpenCV"
 
     def __init__(
         self, onnx: bytes | np.ndarray, input_scale: float, input_zp: int, paths: tuple[str, str]
@@ -141,74 +134,19 @@ class OpenCVTiefenrausch:
         self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CPU)
         self._lock = threading.Lock()  # a cv2.dnn.Net runs one forward at a time
 
-    def predict_log(self, rgb8: np.ndarray) -> np.ndarray:
-        """Log-disparity (h, w) float32 on the network grid."""
-        q = preprocess(rgb8, self.input_scale, self.input_zp)
+    def run(self, q: np.ndarray) -> np.ndarray:
         x = (q.astype(np.float32) - np.float32(self.input_zp)) * np.float32(self.input_scale)
         with self._lock:
             self.net.setInput(x, INPUT)
-            out = self.net.forward()
-        h, w = network_size(*np.asarray(rgb8).shape[:2])
-        if out.shape != (1, 1, h, w):
-            raise ModelError(f"OpenCV returned {out.shape} for the {h}x{w} network input")
-        return np.ascontiguousarray(out[0, 0], dtype=np.float32)
-
-    def predict(self, rgb8: np.ndarray) -> np.ndarray:
-        """Disparity (h, w) float32 on the network grid, e.g. 384 x 288 for a 4:3 portrait."""
-        return np.exp(self.predict_log(rgb8)).astype(np.float32, copy=False)
+            return self.net.forward()  # type: ignore[no-any-return]
 
 
-# (net path, init path) -> (file sizes and mtimes, model)
-_CACHE: ModelCache = {}
-
-# Bump when onnx_model's output changes, so that older translations are not reused.
-TRANSLATION_VERSION = 1
-
-
-def load_model(
-    net_path: str | os.PathLike[str],
-    init_path: str | os.PathLike[str],
-    cache_dir: str | os.PathLike[str] | None = None,
-) -> OpenCVTiefenrausch:
-    """Load (or fetch from the cache) the network from the two official files.
-
-    With ``cache_dir`` the translated network is kept there (see ``translation_path``): each
-    worker is a fresh process, and reading the translation back saves parsing and translating
-    the Caffe2 files on every import. Raises ModelError naming the file when either is
-    missing, corrupt or not Tiefenrausch.
-    """
-    paths, stamps = model_file_stamps(net_path, init_path)
-
-    def translate() -> Translation:
-        graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
-        return onnx_model(graph), graph.input_scale, graph.input_zp
-
-    def load() -> OpenCVTiefenrausch:
-        kept = translation_path(paths, cache_dir) if cache_dir else None
-        return load_translated(kept, translate, lambda t: OpenCVTiefenrausch(*t, paths))
-
-    return cached_model(_CACHE, paths, stamps, load)
-
-
-def translation_path(paths: tuple[str, str], cache_dir: str | os.PathLike[str]) -> Path:
-    """Where the translation of these two files (by content) is kept in ``cache_dir``."""
-    return translation_cache.translation_path(NAME, TRANSLATION_VERSION, paths, cache_dir)
-
-
-def estimate_native(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
-    """Disparity on the network grid, comparable to the official outputs."""
-    from ..runtime.models import resolve_model
-    from . import cache
-
-    net = resolve_model(NET_FILE, settings.model_dir)
-    init = resolve_model(INIT_FILE, settings.model_dir)
-    # Next to the cached depth maps (the worker points it at the extension's folder).
-    return load_model(net, init, cache.default_depth_cache_dir()).predict(photo.rgb8())
-
-
-def estimate(photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
-    """Disparity resized to the photo, (H, W) float32."""
-    return resize_to_photo(estimate_native(photo, settings), photo.height, photo.width)
+# Bump the version when onnx_model's output changes, so that older translations are not reused.
+NETWORK = TranslatedNetwork(NAME, 1, onnx_model, OpenCVTiefenrausch)
+load_model = NETWORK.load  # (net path, init path, cache_dir=None) -> OpenCVTiefenrausch
+translation_path = NETWORK.translation_path
+estimate_native = NETWORK.estimate_native
+estimate = NETWORK.estimate
 
 
 register(

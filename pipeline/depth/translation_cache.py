@@ -1,6 +1,7 @@
 """Loaded and translated Tiefenrausch networks, kept for the next call and the next process.
 
-The torch-free backends translate the official Caffe2 files into an ONNX model in memory. Each
+The torch-free backends translate the official Caffe2 files into an ONNX model in memory
+(``TranslatedNetwork``: how a backend translates and loads, and the loading they share). Each
 worker is a fresh process, so the translation (ONNX bytes plus the input's quantisation) is
 also kept on disk next to the depth cache, named by the two files' content, and a fresh worker
 reads it back instead of parsing and translating again (~0.15 s). Within a process the loaded
@@ -14,16 +15,32 @@ import os
 import threading
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
 from ..errors import ModelError
 from ..io.atomic import atomic_write
 from ..runtime.models import sha256_file
+from .caffe2_netdef import read_netdef
+from .tiefenrausch_graph import (
+    INIT_FILE,
+    NET_FILE,
+    GridNetwork,
+    QGraph,
+    build_graph,
+    model_file_stamps,
+    resize_to_photo,
+)
+
+if TYPE_CHECKING:
+    from ..io.image_io import Photo
+    from ..settings import PipelineSettings
 
 M = TypeVar("M")
+N = TypeVar("N", bound=GridNetwork)
 
 # ONNX bytes, the input's scale, the input's zero point.
 Translation = tuple[bytes | np.ndarray, float, int]
@@ -104,3 +121,56 @@ def _keep(path: Path, translation: Translation) -> None:
         atomic_write(path, lambda f: np.savez(f, **arrays), mode=None, prefix=path.stem)
     except OSError:
         pass
+
+
+@dataclass
+class TranslatedNetwork(Generic[N]):
+    """A torch-free backend's network: ``translate`` writes the parsed official graph as ONNX
+    bytes, ``make(onnx, input_scale, input_zp, paths)`` loads them into the runtime. Bump
+    ``version`` when ``translate``'s output changes, so that older kept translations are not
+    reused."""
+
+    name: str
+    version: int
+    translate: Callable[[QGraph], bytes]
+    make: Callable[[bytes | np.ndarray, float, int, tuple[str, str]], N]
+    cache: ModelCache = field(default_factory=dict)
+
+    def load(
+        self,
+        net_path: str | os.PathLike[str],
+        init_path: str | os.PathLike[str],
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> N:
+        """The network from the two official files, kept per file pair; with ``cache_dir``
+        the translation is kept there for the next worker. ModelError names the file when
+        either is missing, corrupt or not Tiefenrausch."""
+        paths, stamps = model_file_stamps(net_path, init_path)
+
+        def translate() -> Translation:
+            graph = build_graph(read_netdef(paths[0]), read_netdef(paths[1]), *paths)
+            return self.translate(graph), graph.input_scale, graph.input_zp
+
+        def load() -> N:
+            kept = self.translation_path(paths, cache_dir) if cache_dir else None
+            return load_translated(kept, translate, lambda t: self.make(*t, paths))
+
+        return cached_model(self.cache, paths, stamps, load)
+
+    def translation_path(self, paths: tuple[str, str], cache_dir: str | os.PathLike[str]) -> Path:
+        """Where the translation of these two files (by content) is kept in ``cache_dir``."""
+        return translation_path(self.name, self.version, paths, cache_dir)
+
+    def estimate_native(self, photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+        """Disparity on the network grid, comparable to the official outputs."""
+        from ..runtime.models import resolve_model
+        from . import cache
+
+        net = resolve_model(NET_FILE, settings.model_dir)
+        init = resolve_model(INIT_FILE, settings.model_dir)
+        # Next to the cached depth maps (the worker points it at the extension's folder).
+        return self.load(net, init, cache.default_depth_cache_dir()).predict(photo.rgb8())
+
+    def estimate(self, photo: "Photo", settings: "PipelineSettings") -> np.ndarray:
+        """Disparity resized to the photo, (H, W) float32."""
+        return resize_to_photo(self.estimate_native(photo, settings), photo.height, photo.width)

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.depth import BACKENDS
+from pipeline.depth import BACKENDS, translation_cache
 from pipeline.depth import onnx_writer as ow
 from pipeline.depth import tiefenrausch_graph as tg
 from pipeline.depth import tiefenrausch_onnx as to
@@ -535,7 +535,7 @@ def test_translation_is_kept_and_a_damaged_one_is_redone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tc: Any
 ) -> None:
     rgb = np.random.default_rng(5).integers(0, 256, (240, 320, 3)).astype(np.uint8)
-    monkeypatch.setattr(tc, "_CACHE", {})
+    monkeypatch.setattr(tc.NETWORK, "cache", {})
     first = tc.load_model(NET, INIT, tmp_path)
     expected = first.predict(rgb)
     stored = tc.translation_path(first.paths, tmp_path)
@@ -545,14 +545,14 @@ def test_translation_is_kept_and_a_damaged_one_is_redone(
     def no_parsing(*_: object) -> None:
         raise AssertionError("the Caffe2 files were parsed again")
 
-    monkeypatch.setattr(tc, "_CACHE", {})
+    monkeypatch.setattr(tc.NETWORK, "cache", {})
     with monkeypatch.context() as m:
-        m.setattr(tc, "read_netdef", no_parsing)
+        m.setattr(translation_cache, "read_netdef", no_parsing)
         again = tc.load_model(NET, INIT, tmp_path)
     assert again is not first and np.array_equal(again.predict(rgb), expected)
 
     stored.write_bytes(stored.read_bytes()[:1000])  # damaged: translated again
-    monkeypatch.setattr(tc, "_CACHE", {})
+    monkeypatch.setattr(tc.NETWORK, "cache", {})
     redone = tc.load_model(NET, INIT, tmp_path)
     assert np.array_equal(redone.predict(rgb), expected)
     assert stored.stat().st_size > 1_000_000
