@@ -1,5 +1,5 @@
-"""Latency, memory and fidelity of Tiefenrausch without PyTorch at the 384 px input: the int8
-graph in ONNX Runtime (``tiefenrausch-onnx``, the default) or the float graph in OpenCV DNN
+"""Latency, memory and fidelity of Tiefenrausch without PyTorch at the 384 px input: the
+translated float graph in ONNX Runtime (``tiefenrausch-onnx``, the default) or in OpenCV DNN
 (``tiefenrausch-opencv``).
 
     python benchmarks/bench_tiefenrausch_torchless.py [--backend onnx|opencv] [--threads 2]
@@ -92,7 +92,7 @@ def main() -> None:
     (net, init), parse_s, _ = timed(lambda: (read_netdef(net_path), read_netdef(init_path)))
     graph, build_s, _ = timed(tg.build_graph, net, init, str(net_path), str(init_path))
     translate = (
-        tiefenrausch_onnx.qlinear_model
+        tiefenrausch_onnx.free_size_model
         if args.backend == "onnx"
         else tiefenrausch_opencv.onnx_model
     )
@@ -119,9 +119,9 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     h, w = out.shape
     runtime = (
-        f"ONNX Runtime {__import__('onnxruntime').__version__} (int8)"
+        f"ONNX Runtime {__import__('onnxruntime').__version__}"
         if args.backend == "onnx"
-        else f"OpenCV {cv2.__version__} (float)"
+        else f"OpenCV {cv2.__version__}"
     )
     print(f"{runtime}, {args.threads} threads, input {w}x{h} from {args.photo.name}")
     print(f"load average before {load_before}, after {load_after} ({os.cpu_count()} CPUs)")

@@ -69,8 +69,8 @@ def check_models(context: bpy.types.Context, backend: str, model_dir: str | None
 
 def preferred_backend(context: bpy.types.Context) -> str:
     """The preferences' default network; Automatic (the default) is Depth Anything V2 Small
-    when PyTorch is installed (vendored or in Blender's Python), else Tiefenrausch in int8 run
-    by the ONNX Runtime that the extension zip carries (by OpenCV where it has none)."""
+    when PyTorch is installed (vendored or in Blender's Python), else Tiefenrausch run by the
+    ONNX Runtime that the extension zip carries (by OpenCV where it has none)."""
     from ..pipeline.depth.availability import default_network, torch_installed
 
     prefs = preferences(context)

@@ -2,7 +2,7 @@
 photo without a depth map gets by default.
 
 The default follows what is installed: Depth Anything V2 Small when PyTorch is (the best
-depth), otherwise Tiefenrausch in int8 run by ONNX Runtime, which the extension zip carries,
+depth), otherwise Tiefenrausch run by ONNX Runtime, which the extension zip carries,
 and where the zip has no ONNX Runtime for the platform (Intel macOS), Tiefenrausch run by the
 bundled OpenCV. Nothing here imports torch or ONNX Runtime: whether either is installed is a
 path lookup.

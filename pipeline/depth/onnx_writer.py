@@ -1,15 +1,14 @@
 """A minimal writer of ONNX models in the protobuf wire format, so that a network can be handed
 to OpenCV's DNN module (``cv2.dnn.readNetFromONNX(buffer)``) without the ``onnx`` package.
 
-Only what a plain feed-forward graph needs is written: float32 / int64 / uint8 / int32
-initializers (scalars too), nodes with int / float / string / ints / floats attributes and an
-optional operator domain (``com.microsoft`` for ONNX Runtime's QLinearAdd), and graph inputs and
-outputs with a static or named shape. Field numbers are those of onnx/onnx.proto (IR version 7):
+Only what a plain feed-forward float graph needs is written: float32 initializers, nodes with
+int / float / string / ints / floats attributes, and graph inputs and outputs with a static or
+named shape. Field numbers are those of onnx/onnx.proto (IR version 7):
 
     ModelProto:         ir_version=1, producer_name=2, graph=7, opset_import=8
     OperatorSetIdProto: domain=1, version=2
     GraphProto:         node=1, name=2, initializer=5, input=11, output=12
-    NodeProto:          input=1, output=2, name=3, op_type=4, attribute=5, domain=7
+    NodeProto:          input=1, output=2, name=3, op_type=4, attribute=5
     AttributeProto:     name=1, f=2, i=3, s=4, floats=7, ints=8, type=20
     TensorProto:        dims=1, data_type=2, name=8, raw_data=9
     ValueInfoProto:     name=1, type=2;  TypeProto: tensor_type=1
@@ -26,14 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 IR_VERSION = 7
-FLOAT, UINT8, INT32, INT64 = 1, 2, 6, 7  # TensorProto.DataType
+FLOAT = 1  # TensorProto.DataType
+INT64 = 7
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS = 1, 2, 3, 6, 7
-_DTYPES = {
-    np.dtype(np.float32): FLOAT,
-    np.dtype(np.uint8): UINT8,
-    np.dtype(np.int32): INT32,
-    np.dtype(np.int64): INT64,
-}
+_DTYPES = {np.dtype(np.float32): FLOAT, np.dtype(np.int64): INT64}
 
 AttrValue = int | float | str | Sequence[int] | Sequence[float]
 
@@ -81,8 +76,8 @@ def _str(number: int, value: str) -> bytes:
 
 
 def tensor(name: str, array: np.ndarray) -> bytes:
-    """TensorProto with raw little-endian data (float32, uint8, int32 or int64); a 0-d array is
-    a scalar (no dims), as the quantised operators want their scales and zero points."""
+    """TensorProto with raw little-endian data (float32 or int64); a 0-d array is a scalar (no
+    dims), as Clip wants its bounds."""
     array = np.asarray(array, order="C")  # ascontiguousarray would make a scalar 1-d
     dtype = _DTYPES.get(array.dtype)
     if dtype is None:
@@ -137,30 +132,23 @@ class GraphBuilder:
         inputs: Sequence[str],
         outputs: Sequence[str],
         name: str = "",
-        domain: str = "",
         **attrs: AttrValue,
     ) -> None:
         body = b"".join(_str(1, i) for i in inputs) + b"".join(_str(2, o) for o in outputs)
         body += _str(3, name or outputs[0]) + _str(4, op_type)
         body += b"".join(_bytes(5, attribute(k, v)) for k, v in attrs.items())
-        if domain:
-            body += _str(7, domain)
         self.nodes.append(body)
 
-    def add_input(self, name: str, shape: Sequence[int | str], elem_type: int = FLOAT) -> None:
-        self.inputs.append(value_info(name, shape, elem_type))
+    def add_input(self, name: str, shape: Sequence[int | str]) -> None:
+        self.inputs.append(value_info(name, shape))
 
-    def add_output(self, name: str, shape: Sequence[int | str], elem_type: int = FLOAT) -> None:
-        self.outputs.append(value_info(name, shape, elem_type))
+    def add_output(self, name: str, shape: Sequence[int | str]) -> None:
+        self.outputs.append(value_info(name, shape))
 
-    def model_bytes(
-        self, opset: int = 13, producer: str = "oneshot3d", domains: dict[str, int] | None = None
-    ) -> bytes:
-        """The ModelProto; ``domains`` adds operator sets beyond ai.onnx (name -> version)."""
+    def model_bytes(self, opset: int = 13, producer: str = "oneshot3d") -> bytes:
         graph = b"".join(_bytes(1, n) for n in self.nodes) + _str(2, self.name)
         graph += b"".join(_bytes(5, t) for t in self.initializers)
         graph += b"".join(_bytes(11, v) for v in self.inputs)
         graph += b"".join(_bytes(12, v) for v in self.outputs)
-        opsets = {"": opset, **(domains or {})}  # "" is the default domain, ai.onnx
-        ids = b"".join(_bytes(8, _str(1, d) + _int(2, v)) for d, v in opsets.items())
-        return _int(1, IR_VERSION) + _str(2, producer) + _bytes(7, graph) + ids
+        opset_id = _str(1, "") + _int(2, opset)  # the default domain, ai.onnx
+        return _int(1, IR_VERSION) + _str(2, producer) + _bytes(7, graph) + _bytes(8, opset_id)

@@ -258,7 +258,7 @@ def model_file_stamps(
 
 
 class GridNetwork:
-    """A loaded torch-free network: ``run`` maps the quantised input (1, 3, h, w) uint8 to
+    """A loaded torch-free network: ``run`` maps the dequantised input (1, 3, h, w) float32 to
     log-disparity (1, 1, h, w) float32; ``predict`` maps a uint8 RGB photo to disparity on the
     network grid, e.g. 384 x 288 for a 4:3 portrait."""
 
@@ -266,12 +266,14 @@ class GridNetwork:
     input_zp: int
     runtime = "the runtime"  # named in errors
 
-    def run(self, q: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def predict_log(self, rgb8: np.ndarray) -> np.ndarray:
         """Log-disparity (h, w) float32 on the network grid."""
-        out = self.run(preprocess(rgb8, self.input_scale, self.input_zp))
+        q = preprocess(rgb8, self.input_scale, self.input_zp)  # on the official input grid
+        x = (q.astype(np.float32) - np.float32(self.input_zp)) * np.float32(self.input_scale)
+        out = self.run(x)
         h, w = network_size(*np.asarray(rgb8).shape[:2])
         if out.shape != (1, 1, h, w):
             raise ModelError(f"{self.runtime} returned {out.shape} for the {h}x{w} network input")

@@ -51,8 +51,8 @@ def test_rebuild_needs_a_photo(empty_scene):
 
 def test_automatic_backend_follows_what_is_installed(empty_scene, installed_extension, monkeypatch):
     """Automatic is Depth Anything V2 Small where torch can be imported (this test Blender's
-    Python has it), else the int8 Tiefenrausch in ONNX Runtime (whose wheel the zip installed),
-    else the OpenCV one; an explicit choice stays."""
+    Python has it), else Tiefenrausch in ONNX Runtime (whose wheel the zip installed), else in
+    OpenCV; an explicit choice stays."""
     import importlib.util
     import sys
 
@@ -96,7 +96,7 @@ def test_preferences_list_what_each_backend_needs(
     line = next(t for t in rows if t.startswith("Tiefenrausch (no PyTorch): needs"))
     assert "tiefenrausch_init.pb (3.8 MB)" in line
     assert rows[line] in ("IMPORT", "ERROR")  # downloadable when online, else not usable
-    line = next(t for t in rows if t.startswith("Tiefenrausch (int8, no PyTorch): needs"))
+    line = next(t for t in rows if t.startswith("Tiefenrausch (ONNX Runtime, no PyTorch): needs"))
     assert "tiefenrausch_init.pb (3.8 MB)" in line
     assert "Depth Anything V2 Small" in texts and "depth_anything_v2_vits.pth" in texts
     assert sum("(Automatic picks this)" in t for t in rows) == 1
