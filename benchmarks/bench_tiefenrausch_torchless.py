@@ -109,7 +109,7 @@ def main() -> None:
 
     def forward() -> None:
         if isinstance(model, tiefenrausch_onnx.OnnxTiefenrausch):
-            model.session.run(None, {tiefenrausch_onnx.INPUT: q})
+            model.session.run(None, {tiefenrausch_onnx.INPUT: x})
         else:
             model.net.setInput(x, tiefenrausch_opencv.INPUT)
             model.net.forward()
