@@ -12,11 +12,12 @@ Below the cells, the backdrop (``pipeline.mesh.backdrop``), when there is one, h
 of whole ``CELL`` rows: one texel per backdrop node at offset ``PAD``, its edges continued
 outward.
 
-Bleed guarantee: cells (and the backdrop band) sit on a ``CELL``-aligned grid, and every UV a triangle uses lies at
-least ``PAD + 0.5`` texels inside its cell, so bilinear lookups at mip levels 0..3 (box-filtered
-mips, as Blender generates them) read texels of the same cell only; Cycles samples textures
-without mips. At level 4 and beyond (a tile minified 16x or more) texels of neighbouring
-cells can mix - a surface that small covers a pixel or two on screen.
+Bleed guarantee: cells (and the backdrop band) sit on a ``CELL``-aligned grid, and every UV
+a triangle uses lies at least ``PAD + 0.5`` texels inside its cell (band), so bilinear lookups
+at mip levels 0..3 (box-filtered mips, as Blender generates them) read texels of the same
+cell only; Cycles samples textures without mips. At level 4 and beyond (a tile minified 16x
+or more) texels of neighbouring cells can mix - a surface that small covers a pixel or two
+on screen.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ grid of ``step`` x ``step`` lattice blocks (about ``NODES`` nodes on the long si
 * depth: per block the farthest LDI sample (the minimum disparity over all layers), then the
   minimum over ``RADIUS`` blocks around (so each node is behind everything within
   ``RADIUS + 1/2`` blocks, more than the cells it spans: the sheet between nodes stays behind
-  every sample it covers), pushed ``PUSH`` farther;
+  every sample it covers), then every step up spread into a ramp of at most ``SLOPE`` cut
+  thresholds per node on its near side (farther still), and pushed ``PUSH`` farther;
 * colour: per block the mean colour of the deepest sample at each position (a grown,
   inpainted sample where background was grown behind a foreground edge, else the photo), so
   along an outline it is the background's colour, never the foreground's. It is the atlas's
@@ -39,6 +40,11 @@ MIN_STEP = 4
 RADIUS = 2
 # How much farther than that sample (a fraction of its distance).
 PUSH = 0.03
+# Steepest rise of the sheet's disparity from one node to the next, in units of the LDI's cut
+# threshold: a step (from the background grown behind an outline to a foreground's interior
+# beyond the growth) becomes a ramp behind the foreground, so the sheet is never stretched
+# across a depth step (a smear wherever a moved camera sees past the growth).
+SLOPE = 0.5
 # How far the sheet reaches beyond the lattice on every side (fraction of the long side).
 EXTEND = 0.04
 # Colour samples per block side.
@@ -138,6 +144,7 @@ def backdrop_geometry(
         far = np.where(present, far, np.float32(far[present].max() if present.any() else 1.0))
     k = 2 * RADIUS + 1
     far = cv2.erode(far, np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    far = _bounded_slope(far, np.float32(SLOPE * ldi.threshold))
     far = np.pad(far, e, mode="edge")
     z = z_of_disp(far).astype(np.float32) * np.float32(1.0 + PUSH)
     ny, nx = z.shape
@@ -155,13 +162,26 @@ def backdrop_geometry(
     if present.all():
         triangles = np.concatenate([tri1.reshape(-1, 3), tri2.reshape(-1, 3)])
     else:
-        # Only over opaque photo pixels: a node is kept when its block has samples only...
-        full = ldi.valid[0].view(np.uint8)
-        ok = np.pad(_block_min(full, s) > 0, e, mode="edge")
+        # Only over opaque photo pixels: a triangle is kept when the blocks of its three
+        # nodes hold opaque pixels only (its cell lies within them).
+        ok = np.pad(_block_min(ldi.valid[0].view(np.uint8), s) > 0, e, mode="edge")
         keep1 = ok[:-1, :-1] & ok[1:, :-1] & ok[1:, 1:]
         keep2 = ok[:-1, :-1] & ok[1:, 1:] & ok[:-1, 1:]
         triangles = np.concatenate([tri1[keep1], tri2[keep2]])
     return vertices, uvs, triangles.astype(np.int32, copy=False)
+
+
+def _bounded_slope(far: np.ndarray, slope: np.float32) -> np.ndarray:
+    """The largest map <= ``far`` that rises by at most ``slope`` from a node to any of its 8
+    neighbours: each step up is spread into a ramp on its near side (only ever farther)."""
+    kernel = np.ones((3, 3), np.uint8)
+    # A ramp grows by one node per pass: the largest step takes (step / slope) passes.
+    for _ in range(int(np.ceil(float(far.max() - far.min()) / slope)) + 1):
+        lowered = np.minimum(far, cv2.erode(far, kernel, borderType=cv2.BORDER_REPLICATE) + slope)
+        if np.array_equal(lowered, far):
+            break
+        far = lowered
+    return far
 
 
 def backdrop_colour(ldi: LDI, grid: BackdropGrid) -> np.ndarray:

@@ -24,15 +24,20 @@ def _settings(mode: str = "LDI") -> PipelineSettings:
     ).validate()
 
 
-def _two_planes(alpha: np.ndarray | None = None) -> MeshData:
+def _two_planes(
+    alpha: np.ndarray | None = None,
+    floor: bool = True,
+    box: tuple[slice, slice] = BOX,
+) -> MeshData:
     """A green box in front of a red, slightly slanted wall (a receding floor at the bottom)."""
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     depth = 4.0 + xx / 400.0
-    depth[150:] = 4.0 - (yy[150:] - 150) / 30.0  # nearer toward the bottom: a floor
-    depth[BOX] = 1.5
+    if floor:
+        depth[150:] = 4.0 - (yy[150:] - 150) / 30.0  # nearer toward the bottom: a floor
+    depth[box] = 1.5
     rgb = np.empty((H, W, 3), np.uint8)
     rgb[:] = BACKGROUND
-    rgb[BOX] = FOREGROUND
+    rgb[box] = FOREGROUND
     photo = Photo("p.png", rgb, alpha, None, 1)
     return build_mesh(photo, DepthMap("DEPTH", depth.astype(np.float32)), _settings()).check()
 
@@ -81,23 +86,57 @@ def test_the_backdrop_lies_behind_every_vertex_of_the_mesh() -> None:
     assert np.median(behind[wall] / z[wall]) < 1.1
 
 
+def _cells(mesh: MeshData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backdrop triangles per cell of its grid, and the cells' centres (x, y)."""
+    gx, gy, _ = _grid(mesh)
+    layer = mesh.attributes["layer"]
+    on_backdrop = (layer[mesh.triangles] == backdrop.LAYER).all(axis=1)
+    # No triangle mixes backdrop and LDI vertices.
+    assert not (layer[mesh.triangles] == backdrop.LAYER).any(axis=1)[~on_backdrop].any()
+    tx, ty, _ = _project(mesh, mesh.triangles[on_backdrop].ravel())
+    col = np.searchsorted(gx, tx.reshape(-1, 3).mean(axis=1)) - 1
+    row = np.searchsorted(gy, ty.reshape(-1, 3).mean(axis=1)) - 1
+    covered = np.zeros((gy.size - 1, gx.size - 1), np.int32)
+    np.add.at(covered, (row, col), 1)
+    return covered, 0.5 * (gx[:-1] + gx[1:]), 0.5 * (gy[:-1] + gy[1:])
+
+
 def test_the_backdrop_covers_the_frame_and_its_margin() -> None:
-    mesh = _two_planes()
+    mesh = _two_planes(floor=False)
     gx, gy, _ = _grid(mesh)
     x, y, _ = _project(mesh, np.flatnonzero(mesh.attributes["layer"] >= 0))
     # Beyond everything else on every side, by at least EXTEND of the long side (less the
-    # half pixel of the outermost vertices), and one unbroken sheet: two triangles per cell.
+    # half pixel of the outermost vertices).
     reach = backdrop.EXTEND * max(H, W) * 0.9
     assert gx[0] < x.min() - reach and gx[-1] > x.max() + reach
     assert gy[0] < y.min() - reach and gy[-1] > y.max() + reach
-    on_backdrop = (mesh.attributes["layer"][mesh.triangles] == backdrop.LAYER).all(axis=1)
-    assert on_backdrop.sum() == 2 * (gx.size - 1) * (gy.size - 1)
-    # No triangle mixes backdrop and LDI vertices.
-    assert (
-        not (mesh.attributes["layer"][mesh.triangles] == backdrop.LAYER)
-        .any(axis=1)[~on_backdrop]
-        .any()
+    # One unbroken sheet: two triangles per cell (behind the box, the background grown
+    # behind its outlines is as far as the wall).
+    covered, _, _ = _cells(mesh)
+    assert (covered == 2).all()
+
+
+def test_the_backdrop_ramps_behind_a_foreground_instead_of_stepping() -> None:
+    """Behind a box wider than the background grown behind its outlines, the sheet goes from
+    the wall's depth to the box's: as a ramp of bounded slope behind the box, one unbroken
+    sheet, never a step that a moved camera would see stretched across the gap."""
+    box = (slice(30, 170), slice(40, 230))
+    mesh = _two_planes(floor=False, box=box)
+    covered, _, _ = _cells(mesh)
+    assert (covered == 2).all()
+    _, _, gz = _grid(mesh)
+    z_box = _project(mesh, np.flatnonzero(mesh.attributes["layer"] == 0))[2].min()
+    d = z_box / gz  # normalised disparity (the box's is 1), less the push
+    rise = max(
+        np.abs(np.diff(d, axis=0)).max(),
+        np.abs(np.diff(d, axis=1)).max(),
+        np.abs(d[1:, 1:] - d[:-1, :-1]).max(),
+        np.abs(d[1:, :-1] - d[:-1, 1:]).max(),
     )
+    threshold = _settings().depth_threshold
+    assert rise <= backdrop.SLOPE * threshold * 1.001
+    # The ramp reaches up toward the box: the sheet spans the wall's depth to near the box's.
+    assert d.max() > 0.5 and d.min() < 0.45
 
 
 def _backdrop_colours(mesh: MeshData) -> np.ndarray:
@@ -151,3 +190,27 @@ def test_grid_fits_the_atlas_at_every_size() -> None:
         assert g.blocks == (-(-h // g.step), -(-w // g.step))
         assert g.shape[1] + 14 <= max(w, 64)
         assert max(g.blocks) <= backdrop.NODES
+
+
+def test_backdrop_uvs_stay_in_its_band_at_every_safe_mip_level() -> None:
+    from pipeline.mesh import atlas
+
+    mesh = _two_planes()
+    th, tw = mesh.texture.shape[:2]
+    rows = np.flatnonzero(mesh.attributes["layer"] == backdrop.LAYER)
+    u = mesh.uvs[rows, 0].astype(np.float64) * tw
+    v = (1.0 - mesh.uvs[rows, 1].astype(np.float64)) * th
+    # The band: whole CELL rows at the bottom of the atlas, below every grown tile's UV.
+    others = (1.0 - mesh.uvs[mesh.attributes["layer"] >= 0, 1].astype(np.float64)) * th
+    top = np.floor(v.min() / atlas.CELL) * atlas.CELL
+    assert top > others.max() and th % atlas.CELL == 0
+    for level in range(atlas.SAFE_MIP_LEVEL + 1):
+        s = 2**level
+        lo_v = np.floor(v / s - 0.5) * s
+        hi_v = (np.floor(v / s - 0.5) + 2.0) * s - 1
+        assert (lo_v >= top).all() and (hi_v < th).all(), level
+        lo_u = np.floor(u / s - 0.5) * s
+        hi_u = (np.floor(u / s - 0.5) + 2.0) * s - 1
+        assert (lo_u >= 0).all() and (hi_u < tw).all(), level
+    # Its texels hold the scene's colours (never left black).
+    assert (mesh.texture[int(top) :].reshape(-1, 3).sum(axis=1) > 0).all()
