@@ -234,11 +234,11 @@ def build_layered(
         # safe_motion needs the links; it runs in the worker after the inpainting.
         safe_done = pool.submit(safe_motion, ldi, intrinsics.fx, d_focus, floor)
         progress("mesh", 0.85, "Meshing and packing the texture atlas")
-        mesh, tiles = ldi_geometry(
+        mesh, plan = ldi_geometry(
             ldi, intrinsics, z_of_disp, settings.simplify_block, settings.simplify_tolerance
         )
         timings["inpaint"] = colour_done.result()
-        mesh.texture = ldi_texture(ldi, tiles)
+        mesh.texture = ldi_texture(ldi, plan)
         safe = safe_done.result().to_dict()
     timings["meshing"] = time.perf_counter() - t0
     mesh.timings.update(timings)

@@ -8,11 +8,16 @@ which is duplicated so that every triangle lies inside one cell) at offset ``PAD
 by the layer's own colour continued outward (the inpainter fills well beyond the grown
 samples), never by another chart.
 
-Bleed guarantee: cells sit on a ``CELL``-aligned grid, and every UV a triangle uses lies at
-least ``PAD + 0.5`` texels inside its cell, so bilinear lookups at mip levels 0..3 (box-filtered
-mips, as Blender generates them) read texels of the same cell only; Cycles samples textures
-without mips. At level 4 and beyond (a tile minified 16x or more) texels of neighbouring
-cells can mix - a surface that small covers a pixel or two on screen.
+Below the cells, the backdrop (``pipeline.mesh.backdrop``), when there is one, has its own band
+of whole ``CELL`` rows: one texel per backdrop node at offset ``PAD``, its edges continued
+outward.
+
+Bleed guarantee: cells (and the backdrop band) sit on a ``CELL``-aligned grid, and every UV
+a triangle uses lies at least ``PAD + 0.5`` texels inside its cell (band), so bilinear lookups
+at mip levels 0..3 (box-filtered mips, as Blender generates them) read texels of the same
+cell only; Cycles samples textures without mips. At level 4 and beyond (a tile minified 16x
+or more) texels of neighbouring cells can mix - a surface that small covers a pixel or two
+on screen.
 """
 
 from __future__ import annotations
@@ -40,15 +45,27 @@ class AtlasLayout:
     height: int
     tiles_top: int  # first texel row of the tile area
     columns: int  # cells per row
+    backdrop_top: int = -1  # first texel row of the backdrop band (-1: none)
 
 
-def layout(photo_shape: tuple[int, int], n_tiles: int) -> AtlasLayout:
+def layout(
+    photo_shape: tuple[int, int], n_tiles: int, backdrop: tuple[int, int] | None = None
+) -> AtlasLayout:
+    """The atlas for a photo region of ``photo_shape``, ``n_tiles`` grown-layer tiles and a
+    backdrop of ``backdrop`` = (rows, columns) texels (at most the atlas's width less
+    2 ``PAD``), if any."""
     h, w = photo_shape
     width = max(w, CELL)
     columns = width // CELL
-    tiles_top = -(-(h + PAD) // CELL) * CELL if n_tiles else h
+    tiles_top = -(-(h + PAD) // CELL) * CELL if n_tiles or backdrop else h
     rows = -(-n_tiles // columns) if n_tiles else 0
-    return AtlasLayout(width, tiles_top + rows * CELL, tiles_top, columns)
+    height = tiles_top + rows * CELL
+    if backdrop is None:
+        return AtlasLayout(width, height, tiles_top, columns)
+    if backdrop[1] + 2 * PAD > width:
+        raise ValueError(f"a backdrop of {backdrop[1]} texels does not fit an atlas {width} wide")
+    band = -(-(backdrop[0] + 2 * PAD) // CELL) * CELL
+    return AtlasLayout(width, height + band, tiles_top, columns, height)
 
 
 def cell_origin(lay: AtlasLayout, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,19 +74,36 @@ def cell_origin(lay: AtlasLayout, cell: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def build_atlas(
-    photo: np.ndarray, layer_colors: list[np.ndarray], tiles: list[np.ndarray]
+    photo: np.ndarray,
+    layer_colors: list[np.ndarray],
+    tiles: list[np.ndarray],
+    backdrop: np.ndarray | None = None,
 ) -> tuple[np.ndarray, AtlasLayout]:
     """Assemble the atlas texture. ``photo`` (H, W, 3) is layer 0's colour; ``layer_colors[i]``
     the dense colour of grown layer i+1 on the same lattice; ``tiles[i]`` its used tiles as
-    (n, 2) (tile row, tile column). Cells are assigned in order: layer 1's tiles first."""
+    (n, 2) (tile row, tile column). Cells are assigned in order: layer 1's tiles first.
+    ``backdrop``: the backdrop's texels (rows, columns, 3), if any, in its own band below."""
     h, w = photo.shape[:2]
     n_tiles = int(sum(t.shape[0] for t in tiles))
-    lay = layout((h, w), n_tiles)
+    lay = layout((h, w), n_tiles, None if backdrop is None else backdrop.shape[:2])
     texture = np.zeros((lay.height, lay.width, photo.shape[2]), photo.dtype)
     texture[:h, :w] = photo
     # Continue the photo's edges into the unused area so mips never pull in black.
     texture[h : lay.tiles_top, :w] = photo[h - 1 : h]
     texture[: lay.tiles_top, w:] = texture[: lay.tiles_top, w - 1 : w]
+    if backdrop is not None:
+        top = lay.backdrop_top
+        bh, bw = backdrop.shape[:2]
+        band = texture[top:, :]
+        # The backdrop's edges continued over its whole band (no other chart shares it).
+        band[:] = cv2.copyMakeBorder(
+            np.ascontiguousarray(backdrop[..., : photo.shape[2]]),
+            PAD,
+            band.shape[0] - bh - PAD,
+            PAD,
+            lay.width - bw - PAD,
+            cv2.BORDER_REPLICATE,
+        ).reshape(band.shape)
     if n_tiles == 0:
         return texture, lay
     cells = []
@@ -86,9 +120,10 @@ def build_atlas(
         allc = np.concatenate([allc, np.repeat(allc[-1:], total - n_tiles, axis=0)])
     grid = allc.reshape(-1, lay.columns, CELL, CELL, allc.shape[-1]).transpose(0, 2, 1, 3, 4)
     region = grid.reshape(-1, lay.columns * CELL, allc.shape[-1])
-    texture[lay.tiles_top :, : lay.columns * CELL] = region
+    bottom = lay.tiles_top + region.shape[0]
+    texture[lay.tiles_top : bottom, : lay.columns * CELL] = region
     if lay.columns * CELL < lay.width:
-        texture[lay.tiles_top :, lay.columns * CELL :] = region[:, -1:]
+        texture[lay.tiles_top : bottom, lay.columns * CELL :] = region[:, -1:]
     return texture, lay
 
 
@@ -108,6 +143,14 @@ def tile_uv(
     uv = np.empty((cell.shape[0], 2), np.float32)
     uv[:, 0] = (c0 + PAD + local_x + 0.5) / lay.width
     uv[:, 1] = 1.0 - (r0 + PAD + local_y + 0.5) / lay.height
+    return uv
+
+
+def backdrop_uv(lay: AtlasLayout, row: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """UVs of backdrop nodes (row, column) in the backdrop band (texel centres)."""
+    uv = np.empty((row.shape[0], 2), np.float32)
+    uv[:, 0] = (column + (PAD + 0.5)) / lay.width
+    uv[:, 1] = 1.0 - (row + (lay.backdrop_top + PAD + 0.5)) / lay.height
     return uv
 
 
@@ -134,8 +177,7 @@ def full_resolution_photo(
     # scaled up from the working atlas; the photo itself goes in at full resolution.
     region = cv2.resize(old[:ph, :pw], (rw, rh), interpolation=cv2.INTER_LINEAR)
     region[big_margin : big_margin + big_h, big_margin : big_margin + big_w] = photo[..., :3]
-    tile_w = layout((ph, pw), 1).columns * CELL if has_tiles else 0
-    new_w = max(rw, tile_w, CELL)
+    new_w = max(rw, old_w, CELL)
     new_top = layout((rh, rw), 1).tiles_top if has_tiles else rh
     new_h = new_top + (old_h - tiles_top)
     texture = np.empty((new_h, new_w) + old.shape[2:], old.dtype)
@@ -145,8 +187,9 @@ def full_resolution_photo(
     texture[rh:new_top, :rw] = region[rh - 1 : rh]
     texture[:new_top, rw:] = texture[:new_top, rw - 1 : rw]
     if has_tiles:
-        texture[new_top:, :tile_w] = old[tiles_top:, :tile_w]
-        texture[new_top:, tile_w:] = old[tiles_top:, tile_w - 1 : tile_w]
+        # The tiles and the backdrop band keep their texels (and the atlas's full width).
+        texture[new_top:, :old_w] = old[tiles_top:]
+        texture[new_top:, old_w:] = old[tiles_top:, old_w - 1 : old_w]
     del region
 
     u = mesh.uvs[:, 0].astype(np.float64) * old_w

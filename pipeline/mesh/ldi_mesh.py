@@ -9,6 +9,10 @@ as a vertex of layer k's chart (same position, the layer's own UVs), and the sam
 ring are kept at full resolution in their own layer, so the seam has identical vertex
 positions on both sides. Triangles never span two atlas tiles: each is assigned to the tile of
 its quad / block, whose vertices are duplicated per tile.
+
+Behind all of it lies the backdrop (``pipeline.mesh.backdrop``): a coarse sheet at the farthest
+sample's depth with the background's colour, so a crack between layers or a look past the
+frame margin shows background, not a hole. Its vertices have ``layer`` -1.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 from ..io.intrinsics import Intrinsics, unproject
 from ..ldi.layers import INPAINTED, LDI, STEPS, D, R, mask_bbox
 from . import atlas as atlas_mod
+from . import backdrop as backdrop_mod
 from .mesh_data import MeshData
 from .simplify import auto_block, triangulate
 from .skirts import silhouette_skirts
@@ -84,12 +89,23 @@ def _links_in_image(ldi: LDI, lmap: np.ndarray, y0: int, x0: int) -> tuple[np.nd
     return link_r, link_d
 
 
-def ldi_texture(ldi: LDI, tiles: list[tuple[int, np.ndarray]]) -> np.ndarray:
-    """The atlas texture of ``ldi_geometry``'s mesh (``tiles``: its used tiles per grown
-    layer). The only part of meshing that reads the LDI's colour, so the geometry can be built
-    while the grown layers are still being inpainted."""
+@dataclass
+class TexturePlan:
+    """What ``ldi_texture`` needs from ``ldi_geometry``: the used tiles per grown layer as
+    (layer, (n, 2) tile rows and columns), and the backdrop's grid (None: no backdrop)."""
+
+    tiles: list[tuple[int, np.ndarray]]
+    backdrop: backdrop_mod.BackdropGrid | None = None
+
+
+def ldi_texture(ldi: LDI, plan: TexturePlan) -> np.ndarray:
+    """The atlas texture of ``ldi_geometry``'s mesh. The only part of meshing that reads the
+    LDI's colour, so the geometry can be built while the grown layers are still being
+    inpainted."""
+    tiles = plan.tiles
+    backdrop = None if plan.backdrop is None else backdrop_mod.backdrop_colour(ldi, plan.backdrop)
     texture, _ = atlas_mod.build_atlas(
-        ldi.color[0], [ldi.color[k] for k, _ in tiles], [t for _, t in tiles]
+        ldi.color[0], [ldi.color[k] for k, _ in tiles], [t for _, t in tiles], backdrop
     )
     return texture
 
@@ -101,13 +117,14 @@ def ldi_geometry(
     block: int = 0,
     tolerance: float = 0.002,
     skirts: bool = True,
-) -> tuple[MeshData, list[tuple[int, np.ndarray]]]:
+    backdrop: bool = True,
+) -> tuple[MeshData, TexturePlan]:
     """The LDI's mesh without its texture (left empty): vertices, triangles, UVs (the atlas
-    layout depends only on the lattice size and the tile count) and attributes, with the used
-    tiles per grown layer as (layer, (n, 2) tile rows and columns) for ``ldi_texture``.
-    ``z_of_disp`` maps normalised disparity to the camera-axis distance; ``block`` 0 =
-    automatic, 1 = no simplification. Reads no colour, so it can run while the grown layers
-    are still being inpainted."""
+    layout depends only on the lattice size, the tile count and the backdrop) and attributes,
+    with what ``ldi_texture`` needs to fill the atlas. ``z_of_disp`` maps normalised
+    disparity to the camera-axis distance; ``block`` 0 = automatic, 1 = no simplification;
+    ``backdrop``: add the backdrop sheet behind everything. Reads no colour, so it can run
+    while the grown layers are still being inpainted."""
     h, w = ldi.shape
     m = ldi.margin
     s = auto_block(h * w) if block <= 0 else int(block)
@@ -121,7 +138,12 @@ def ldi_geometry(
     v = _vertices(pieces, h, w)
 
     # --- atlas and UVs ---------------------------------------------------------------------
-    lay = atlas_mod.layout((h, w), int(sum(t.shape[0] for t in v.tiles_per_layer)))
+    grid = backdrop_mod.backdrop_grid((h, w)) if backdrop else None
+    lay = atlas_mod.layout(
+        (h, w),
+        int(sum(t.shape[0] for t in v.tiles_per_layer)),
+        None if grid is None else grid.shape,
+    )
     uvs = np.empty((v.y.size, 2), np.float32)
     in_photo = v.cell < 0
     uvs[in_photo] = atlas_mod.photo_uv(lay, v.y[in_photo], v.x[in_photo])
@@ -152,6 +174,17 @@ def ldi_geometry(
             inpainted_attr = np.concatenate(
                 [inpainted_attr, np.zeros(sk_vertices.shape[0], np.int8)]
             )
+    if grid is not None:
+        bd_vertices, bd_uvs, bd_tris = backdrop_mod.backdrop_geometry(
+            ldi, grid, z_of_disp, intrinsics, lay, vertices.shape[0]
+        )
+        n_bd = bd_vertices.shape[0]
+        vertices = np.concatenate([vertices, bd_vertices])
+        uvs = np.concatenate([uvs, bd_uvs])
+        triangles = np.concatenate([triangles, bd_tris])
+        layer_attr = np.concatenate([layer_attr, np.full(n_bd, backdrop_mod.LAYER, np.int32)])
+        # Its colour is synthesised (the deepest samples' mean), as the grown layers' is.
+        inpainted_attr = np.concatenate([inpainted_attr, np.ones(n_bd, np.int8)])
     mesh = MeshData(
         vertices=vertices,
         triangles=triangles,
@@ -160,7 +193,7 @@ def ldi_geometry(
         intrinsics=intrinsics,
         attributes={"layer": layer_attr, "inpainted": inpainted_attr},
     )
-    return mesh, v.tiles_of
+    return mesh, TexturePlan(v.tiles_of, grid)
 
 
 def _layer_images(

@@ -45,11 +45,16 @@ def test_import_builds_mesh_material_camera(empty_scene, sample_photo, sample_de
     assert len(me.polygons) > 0 and set(np.unique(sizes)) == {3, 4}
     assert len(me.uv_layers) == 1
     assert {"layer", "inpainted"} <= set(me.attributes.keys())
-    # Every vertex lies in front of the camera at a depth the depth map contains.
+    # Every vertex lies in front of the camera at a depth the depth map contains; the
+    # backdrop (layer -1, pipeline.mesh.backdrop) lies a few per cent behind the farthest.
     co = np.empty(len(me.vertices) * 3, np.float32)
     me.vertices.foreach_get("co", co)
     z = -co.reshape(-1, 3)[:, 2]
-    assert z.min() >= depth.min() * 0.999 and z.max() <= depth.max() * 1.001
+    layer = np.empty(len(me.vertices), np.int32)
+    me.attributes["layer"].data.foreach_get("value", layer)
+    ldi, behind = z[layer >= 0], z[layer < 0]
+    assert ldi.min() >= depth.min() * 0.999 and ldi.max() <= depth.max() * 1.001
+    assert behind.size and behind.min() > depth.min() and behind.max() <= depth.max() * 1.05
     # Camera at the origin in rest orientation, and the render matches the photo's size.
     assert tuple(cam_obj.location) == (0.0, 0.0, 0.0)
     assert tuple(cam_obj.rotation_euler) == (0.0, 0.0, 0.0)
