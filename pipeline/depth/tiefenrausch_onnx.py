@@ -8,12 +8,14 @@ The same ONNX model, so the same depth as the OpenCV backend, in about 60 % of t
 this project's 2-core AVX2 EPYC, one 384 x 288 prediction takes ~170-190 ms with 2 threads
 against ~290-330 ms in OpenCV (see the README).
 
-``onnxruntime`` is imported only when the network is loaded; torch never is.
+``onnxruntime`` is imported only when the network is loaded; where it cannot be (a wheel for
+a newer OS than this one), the model runs in OpenCV instead. torch is never imported.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from ..errors import ModelError
 from .registry import DepthBackend, register
 from .tiefenrausch_float import INPUT, onnx_model
 from .tiefenrausch_graph import INIT_FILE, NET_FILE, GridNetwork, QGraph
+from .tiefenrausch_opencv import OpenCVTiefenrausch
 from .translation_cache import TranslatedNetwork
 
 NAME = "tiefenrausch-onnx"
@@ -43,6 +46,10 @@ def threads() -> int:
     return max(1, min(MAX_THREADS, n))
 
 
+class RuntimeUnavailable(ModelError):
+    """The onnxruntime package is missing or does not load here."""
+
+
 class OnnxTiefenrausch(GridNetwork):
     """The loaded network (an ONNX Runtime session; safe to run from several threads)."""
 
@@ -53,11 +60,8 @@ class OnnxTiefenrausch(GridNetwork):
     ) -> None:
         try:
             import onnxruntime as ort
-        except ImportError as e:
-            raise ModelError(
-                f"ONNX Runtime cannot be loaded ({e}); reinstall the extension for this "
-                "platform, or choose the depth backend 'tiefenrausch-opencv'."
-            ) from None
+        except (ImportError, OSError) as e:  # OSError: its shared library does not load
+            raise RuntimeUnavailable(f"ONNX Runtime cannot be loaded ({e})") from None
         self.input_scale = float(input_scale)
         self.input_zp = int(input_zp)
         self.paths = paths
@@ -82,8 +86,21 @@ class OnnxTiefenrausch(GridNetwork):
         return self.session.run(None, {INPUT: x})[0]  # type: ignore[no-any-return]
 
 
+def load_runtime(
+    onnx: bytes | np.ndarray, input_scale: float, input_zp: int, paths: tuple[str, str]
+) -> GridNetwork:
+    """The model in ONNX Runtime, or, where that does not load (say its Apple-silicon wheel
+    on a macOS older than the wheel supports), the same model in OpenCV: the same depth in
+    about 1.7x the time, rather than a failed import."""
+    try:
+        return OnnxTiefenrausch(onnx, input_scale, input_zp, paths)
+    except RuntimeUnavailable as e:
+        print(f"[oneshot3d] {e}; running the same network in OpenCV.", file=sys.stderr)
+        return OpenCVTiefenrausch(onnx, input_scale, input_zp, paths)
+
+
 # Bump the version when free_size_model's output changes, so that older translations are not reused.
-NETWORK = TranslatedNetwork(NAME, 1, free_size_model, OnnxTiefenrausch)
+NETWORK = TranslatedNetwork(NAME, 1, free_size_model, load_runtime)
 load_model = NETWORK.load  # (net path, init path, cache_dir=None) -> OnnxTiefenrausch
 translation_path = NETWORK.translation_path
 estimate_native = NETWORK.estimate_native

@@ -369,6 +369,20 @@ def test_one_net_serves_every_aspect_and_the_estimate_has_the_photo_size(tc: Any
     assert np.allclose(full, tg.resize_to_photo(tc.estimate_native(photo, settings), *full.shape))
 
 
+@needs_files
+def test_without_a_loadable_onnxruntime_the_same_network_runs_in_opencv(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rgb = np.random.default_rng(2).integers(0, 256, (200, 300, 3)).astype(np.uint8)
+    expected = tc.load_model(NET, INIT).predict(rgb)
+    monkeypatch.setattr(to.NETWORK, "cache", {})
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+    model = to.load_model(NET, INIT)
+    assert isinstance(model, tc.OpenCVTiefenrausch)
+    assert "running the same network in OpenCV" in capsys.readouterr().err
+    assert np.array_equal(model.predict(rgb), expected)
+
+
 @pytest.mark.parametrize("tc", BACKEND_MODULES)
 def test_missing_and_corrupt_files_name_the_file(tmp_path: Path, tc: Any) -> None:
     with pytest.raises(ModelError, match="does not exist"):
