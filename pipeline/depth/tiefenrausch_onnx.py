@@ -4,9 +4,9 @@ Runtime, whose wheels the extension zip carries for Linux, Windows and Apple-sil
 (Python 3.11 and 3.13). Where it has none (Intel macOS), :mod:`.tiefenrausch_opencv` runs the
 same model in OpenCV.
 
-The same ONNX model, so the same depth as the OpenCV backend, in about 60 % of the time: on
-this project's 2-core AVX2 EPYC, one 384 x 288 prediction takes ~170-190 ms with 2 threads
-against ~290-330 ms in OpenCV (see the README).
+The same ONNX model, so the same depth as the OpenCV backend, in about 70 % of the time: on
+this project's 2-core AVX2 EPYC, one 384 x 288 prediction takes ~180-200 ms with 2 threads
+against ~250 ms in OpenCV, both in one process, interleaved (see the README).
 
 ``onnxruntime`` is imported only when the network is loaded; where it cannot be (a wheel for
 a newer OS than this one), the model runs in OpenCV instead. torch is never imported.
@@ -91,7 +91,7 @@ def load_runtime(
 ) -> GridNetwork:
     """The model in ONNX Runtime, or, where that does not load (say its Apple-silicon wheel
     on a macOS older than the wheel supports), the same model in OpenCV: the same depth in
-    about 1.7x the time, rather than a failed import."""
+    about 1.4x the time, rather than a failed import."""
     try:
         return OnnxTiefenrausch(onnx, input_scale, input_zp, paths)
     except RuntimeUnavailable as e:
