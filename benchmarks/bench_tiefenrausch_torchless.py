@@ -86,7 +86,7 @@ def main() -> None:
     cv2.setNumThreads(args.threads)
     tc = tiefenrausch_onnx if args.backend == "onnx" else tiefenrausch_opencv
     if args.backend == "onnx":
-        tiefenrausch_onnx.MAX_THREADS = args.threads
+        tiefenrausch_onnx.workers = lambda: args.threads  # type: ignore[assignment]
 
     load_before = load_average()
     (net, init), parse_s, _ = timed(lambda: (read_netdef(net_path), read_netdef(init_path)))

@@ -14,12 +14,13 @@ a newer OS than this one), the model runs in OpenCV instead. torch is never impo
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 
 from ..errors import ModelError
+from ..runtime.parallel import workers
+from .availability import installed
 from .registry import DepthBackend, register
 from .tiefenrausch_float import INPUT, onnx_model
 from .tiefenrausch_graph import INIT_FILE, NET_FILE, GridNetwork, QGraph
@@ -28,22 +29,11 @@ from .translation_cache import TranslatedNetwork
 
 NAME = "tiefenrausch-onnx"
 PACKAGE = "onnxruntime"  # the import name the backend needs
-MAX_THREADS = 4  # a 384 px network gains nothing from more
 
 
 def free_size_model(graph: QGraph) -> bytes:
     """The float model with a free input size (the photo's aspect ratio sets it)."""
     return onnx_model(graph, "h", "w")
-
-
-def threads() -> int:
-    """Intra-op threads: the CPUs this process may use (ONNX Runtime would count the
-    machine's cores, which oversubscribes containers), at most MAX_THREADS."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(MAX_THREADS, n))
 
 
 class RuntimeUnavailable(ModelError):
@@ -66,7 +56,9 @@ class OnnxTiefenrausch(GridNetwork):
         self.input_zp = int(input_zp)
         self.paths = paths
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads()
+        # The CPUs this process may use (ONNX Runtime would count the machine's cores, which
+        # oversubscribes containers), at most 4: a 384 px network gains nothing from more.
+        options.intra_op_num_threads = workers()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only: no warnings on the worker's stderr
         # One prediction per photo: idle pool threads must not spin and take the cores that
@@ -89,19 +81,25 @@ class OnnxTiefenrausch(GridNetwork):
 def load_runtime(
     onnx: bytes | np.ndarray, input_scale: float, input_zp: int, paths: tuple[str, str]
 ) -> GridNetwork:
-    """The model in ONNX Runtime, or, where that does not load (say its Apple-silicon wheel
-    on a macOS older than the wheel supports), the same model in OpenCV: the same depth in
-    about 1.4x the time, rather than a failed import."""
+    """The model in ONNX Runtime, or, where the installed package does not load (say its
+    Apple-silicon wheel on a macOS older than the wheel supports), the same model in OpenCV:
+    the same depth in about 1.4x the time, rather than a failed import. Where ONNX Runtime is
+    not installed at all, ModelError says what to do (the preferences show it as needed)."""
     try:
         return OnnxTiefenrausch(onnx, input_scale, input_zp, paths)
     except RuntimeUnavailable as e:
+        if not installed(PACKAGE):
+            raise ModelError(
+                f"{e}: it is not installed here. Reinstall the extension's zip for this "
+                "platform, or choose the depth backend 'tiefenrausch-opencv'."
+            ) from None
         print(f"[oneshot3d] {e}; running the same network in OpenCV.", file=sys.stderr)
         return OpenCVTiefenrausch(onnx, input_scale, input_zp, paths)
 
 
 # Bump the version when free_size_model's output changes, so that older translations are not reused.
 NETWORK = TranslatedNetwork(NAME, 1, free_size_model, load_runtime)
-load_model = NETWORK.load  # (net path, init path, cache_dir=None) -> OnnxTiefenrausch
+load_model = NETWORK.load  # (net path, init path, cache_dir=None) -> the loaded network
 translation_path = NETWORK.translation_path
 estimate_native = NETWORK.estimate_native
 estimate = NETWORK.estimate

@@ -376,11 +376,16 @@ def test_without_a_loadable_onnxruntime_the_same_network_runs_in_opencv(
     rgb = np.random.default_rng(2).integers(0, 256, (200, 300, 3)).astype(np.uint8)
     expected = tc.load_model(NET, INIT).predict(rgb)
     monkeypatch.setattr(to.NETWORK, "cache", {})
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # installed, but import fails
     model = to.load_model(NET, INIT)
     assert isinstance(model, tc.OpenCVTiefenrausch)
     assert "running the same network in OpenCV" in capsys.readouterr().err
     assert np.array_equal(model.predict(rgb), expected)
+    # Not installed at all: an error that says what to do (the preferences say so too).
+    monkeypatch.setattr(to.NETWORK, "cache", {})
+    monkeypatch.setattr(to, "installed", lambda package, paths=(): False)
+    with pytest.raises(ModelError, match="tiefenrausch-opencv"):
+        to.load_model(NET, INIT)
 
 
 @pytest.mark.parametrize("tc", BACKEND_MODULES)
