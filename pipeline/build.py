@@ -267,6 +267,6 @@ def build_photo(settings: PipelineSettings, progress: ProgressFn = _no_progress)
     t0 = time.perf_counter()
     mesh = build_mesh(photo, depth, settings, progress)
     timings["mesh"] = time.perf_counter() - t0
-    mesh.timings = timings
+    mesh.timings = {**timings, **mesh.timings}
     progress("done", 1.0, "Done")
     return mesh

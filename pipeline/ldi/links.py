@@ -84,9 +84,16 @@ def _link_pairs(
     # p lies inside the cut mask's (h - dy, w - dx) shape: its row and column there.
     cut00 = cut.reshape(-1)[(p // w) * (w - dx) + p % w]
     # diff[k, j]: cost of linking sample k at p with sample j at q.
-    diff = np.abs(vb[:, None] - wb[None, :])
-    ok = va[:, None] & wa[None, :] & (diff <= threshold)
-    diff = np.where(ok, diff, big)
+    # In place: these (K, K, n) temporaries are most of the cost.
+    diff = np.subtract(vb[:, None], wb[None, :])
+    np.abs(diff, out=diff)
+    bad = np.greater(diff, np.float32(threshold))
+    both = np.logical_and(va[:, None], wa[None, :])
+    np.logical_not(both, out=both)
+    bad |= both
+    del both
+    np.copyto(diff, big, where=bad)
+    del bad
     # Layer 0 - layer 0 is decided by the cuts and takes priority.
     diff[0, 0] = np.where(cut00 | ~(va[0] & wa[0]), big, np.float32(-1.0))
     best_j = _argmin_small(diff, axis=1)  # (K, n): for each k at p

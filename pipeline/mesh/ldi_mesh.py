@@ -25,6 +25,7 @@ import numpy as np
 
 from ..io.intrinsics import Intrinsics, unproject
 from ..ldi.layers import INPAINTED, LDI, STEPS, D, R, mask_bbox
+from ..runtime.parallel import thread_map
 from . import atlas as atlas_mod
 from . import backdrop as backdrop_mod
 from .mesh_data import MeshData
@@ -208,19 +209,24 @@ def _layer_images(
     crops: list[tuple[int, int, int, int]] = [(0, h, 0, w)]
     lmaps: list[np.ndarray] = [np.where(ldi.valid[0], np.int8(0), np.int8(-1))]
     keep_full = [np.zeros((h, w), bool) for _ in range(k_layers)]
-    for k in range(1, k_layers):
+
+    def image(k: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
         box = mask_bbox(ldi.valid[k])
         if box is None:
-            crops.append((0, 0, 0, 0))
-            lmaps.append(np.zeros((0, 0), np.int8))
-            continue
+            return (0, 0, 0, 0), np.zeros((0, 0), np.int8)
         # Crop origin on the block grid so blocks never straddle atlas tiles.
         y0 = max(box[0] - 2, 0) // max(s, 1) * max(s, 1)
         x0 = max(box[2] - 2, 0) // max(s, 1) * max(s, 1)
         y1, x1 = min(box[1] + 2, h), min(box[3] + 2, w)
-        lmap = _ring(ldi, k, y0, y1, x0, x1)
-        crops.append((y0, y1, x0, x1))
+        return (y0, y1, x0, x1), _ring(ldi, k, y0, y1, x0, x1)
+
+    # The grown layers' images are independent: threads (numpy releases the GIL).
+    for k, (crop, lmap) in enumerate(thread_map(image, range(1, k_layers)), start=1):
+        crops.append(crop)
         lmaps.append(lmap)
+        if lmap.size == 0:
+            continue
+        y0, _, x0, _ = crop
         ring = (lmap >= 0) & (lmap != k)
         ry, rx = np.nonzero(ring)
         keep_full_layer = lmap[ry, rx].astype(np.intp)
@@ -246,12 +252,10 @@ def _triangulate_layers(
     """Triangles of every layer image (simplified in blocks of ``s``), with each triangle's
     anchor, as flat positions in its crop: (layer, triangles, anchors, layer map, (y0, x0,
     crop width))."""
-    pieces = []  # (k, triangles and anchors as flat crop positions, layer map, crop y0, x0, w)
-    for k in range(ldi.layers):
+
+    def piece(k: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int]]:
         y0, y1, x0, x1 = crops[k]
         lmap = lmaps[k]
-        if lmap.size == 0:
-            continue
         present = lmap >= 0
         disp = _pick(ldi.disp[:, y0:y1, x0:x1], lmap)
         link_r, link_d = _links_in_image(ldi, lmap, y0, x0)
@@ -267,9 +271,10 @@ def _triangulate_layers(
             own,
             keep_full[k][y0:y1, x0:x1],
         )
-        pieces.append((k, tris, anchor, lmap, (y0, x0, x1 - x0)))
+        return k, tris, anchor, lmap, (y0, x0, x1 - x0)
 
-    return pieces
+    # Layers are triangulated independently: threads, merged in layer order.
+    return thread_map(piece, [k for k in range(ldi.layers) if lmaps[k].size])
 
 
 @dataclass

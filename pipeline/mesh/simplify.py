@@ -2,15 +2,18 @@
 simplification: flat, edge-free blocks become a few large triangles while edges keep full
 resolution, and no T-junction cracks appear.
 
-Scheme (a restricted block quadtree of depth one): the lattice is tiled into blocks of
-``block`` x ``block`` quads. A block is *coarse* when all its (block+1)^2 samples are present
-and belong to the layer itself, every link inside it is present, none of its samples is
-marked ``keep_full`` (samples that other layers' triangles attach to), and its disparity is
-planar within ``tolerance``: every sample deviates from the coarse surface (four triangles
-fanned from the block's centre sample to its corners) by at most ``tolerance`` times its
-disparity. A coarse block is drawn as a fan around its centre sample; along a side it shares
-with a fine (full-resolution) block the fan uses every sample of that side, so the two meshes
-share all vertices there - no T-junctions, no cracks. All other quads are triangulated at full
+Scheme (a restricted block quadtree): the lattice is tiled into blocks of ``block`` x
+``block`` quads. A block is *coarse* when all its (block+1)^2 samples are present and belong
+to the layer itself, every link inside it is present, none of its samples is marked
+``keep_full`` (samples that other layers' triangles attach to), and its disparity is planar
+within ``tolerance``: every sample deviates from the coarse surface (four triangles fanned
+from the block's centre sample to its corners) by at most ``tolerance`` times its disparity.
+Where a block is not coarse, its quarters are tried the same way, down to ``MIN_BLOCK``, so a
+cut or a bump costs full resolution only next to itself. A coarse block is drawn as a fan
+around its centre sample; along a side it shares with a coarse block of its own size the fan
+uses the two corners, along any other side (smaller or larger blocks, full-resolution quads)
+every sample of that side - and so does whatever lies across it, so the meshes share all
+vertices there: no T-junctions, no cracks. All other quads are triangulated at full
 resolution from the links (two triangles where all four sides are linked, one corner triangle
 where two adjacent sides are).
 
@@ -20,9 +23,10 @@ interpolates between the exact boundary and the centre, so the deviation there i
 ``tolerance``. A plane in 3D has disparity affine in image coordinates, so planes simplify
 exactly, but a coarse block must also keep the texture slide of affine UV interpolation under
 ``MAX_UV_SLIDE_PX`` (a steep plane is flat yet swims). Triangle budget (choice): ``block`` 8
-below 4 MP, 16 above, tolerance 0.002; a flat 12 MP photo then needs ~0.2 M triangles
-instead of 24 M, and edge-rich ones about 2 M (measured in benchmarks/bench_pipeline.py and
-benchmarks/ldi_speed.py).
+below 4 MP, 16 above, down to blocks of 4 (blocks of 2 saved another 8 % of the triangles
+of a 1 MP photo for 30 % more time here), tolerance 0.002; a flat 12 MP photo then needs
+~0.2 M triangles instead of 24 M; a 1 MP photo with network depth 0.75 M instead of 1.06 M
+with blocks of 8 alone (measured in benchmarks/bench_pipeline.py and benchmarks/ldi_speed.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import numpy as np
 
 # Largest texture slide (pixels) a coarse block may cause; see coarse_blocks.
 MAX_UV_SLIDE_PX = 0.25
+# Smallest block of the quadtree (see the module docstring).
+MIN_BLOCK = 4
 
 
 def auto_block(pixels: int) -> int:
@@ -97,9 +103,11 @@ def coarse_blocks(
     link_d: np.ndarray,
     block: int,
     tolerance: float,
+    taken: np.ndarray | None = None,
 ) -> np.ndarray:
     """(nby, nbx) bool: which blocks may be drawn coarsely. ``present`` = own sample, linked
-    neighbours and not keep_full, per lattice position."""
+    neighbours and not keep_full, per lattice position; ``taken`` (nby, nbx): blocks already
+    drawn by a larger block, never coarse here."""
     h, w = present.shape
     s = block
     nby, nbx = (h - 1) // s, (w - 1) // s
@@ -116,6 +124,8 @@ def coarse_blocks(
         & _block_all(ok_r, s + 1, s, s, nby, nbx)
         & _block_all(ok_d, s, s + 1, s, nby, nbx)
     )
+    if taken is not None:
+        cand &= ~taken
     by, bx = np.nonzero(cand)
     if by.size == 0:
         return cand
@@ -173,7 +183,21 @@ def triangulate(
     eligible = present if own is None else present & own
     if keep_full is not None:
         eligible = eligible & ~keep_full
-    coarse = coarse_blocks(eligible, disp, link_r, link_d, s, tolerance) if s >= 2 else None
+    # A restricted quadtree: blocks of ``s``, then of s/2 ... 2 wherever no larger block was
+    # coarse (so a cut or a curved patch costs full resolution only near itself).
+    fans: list[tuple[int, np.ndarray]] = []
+    covered = np.zeros((max(h - 1, 0), max(w - 1, 0)), bool)
+    size = s
+    while size >= MIN_BLOCK and tolerance > 0:
+        nby, nbx = (h - 1) // size, (w - 1) // size
+        taken = covered[: nby * size : size, : nbx * size : size]
+        level = coarse_blocks(eligible, disp, link_r, link_d, size, tolerance, taken)
+        if level.any():
+            covered[: nby * size, : nbx * size] |= np.repeat(
+                np.repeat(level, size, axis=0), size, axis=1
+            )
+            fans.append((size, level))
+        size //= 2
 
     tris: list[np.ndarray] = []
     anchors: list[np.ndarray] = []
@@ -185,11 +209,7 @@ def triangulate(
     right = link_d[:, 1:]
     nlinks = top.view(np.uint8) + bottom.view(np.uint8) + left.view(np.uint8) + right.view(np.uint8)
     quad_ok = nlinks >= 2
-    if coarse is not None and coarse.size:
-        nby, nbx = coarse.shape
-        qc = np.zeros((h - 1, w - 1), bool)
-        qc[: nby * s, : nbx * s] = np.repeat(np.repeat(coarse, s, axis=0), s, axis=1)
-        quad_ok &= ~qc
+    quad_ok &= ~covered
     qy, qx = np.nonzero(quad_ok)
     if qy.size:
         tl = qy.astype(np.int64) * w + qx
@@ -228,48 +248,12 @@ def triangulate(
             tris.append(np.stack([a[mask], b[mask], c[mask]], axis=1))
             anchors.append(tl[mask])
 
-    # --- coarse blocks: fans around the centre -------------------------------------------
-    if coarse is not None and coarse.any():
-        nby, nbx = coarse.shape
-        by, bx = np.nonzero(coarse)
-        origin = by.astype(np.int64) * s * w + bx.astype(np.int64) * s
-        centre = origin + (s // 2) * w + s // 2
-        padded = np.zeros((nby + 2, nbx + 2), bool)
-        padded[1:-1, 1:-1] = coarse
-        # A side uses every sample when the neighbouring quads are fine (any non-coarse quad
-        # there, including the ragged strip beyond the last full block).
-        inside_y = np.ones((nby + 2, nbx + 2), bool)
-        inside_x = np.ones((nby + 2, nbx + 2), bool)
-        # Neighbour beyond the lattice: no vertices there, corners suffice.
-        last_y_full = (h - 1) == nby * s
-        last_x_full = (w - 1) == nbx * s
-        inside_y[0, :] = False
-        if last_y_full:
-            inside_y[-1, :] = False
-        inside_x[:, 0] = False
-        if last_x_full:
-            inside_x[:, -1] = False
-        fine_up = ~padded[by, bx + 1] & inside_y[by, bx + 1]
-        fine_down = ~padded[by + 2, bx + 1] & inside_y[by + 2, bx + 1]
-        fine_left = ~padded[by + 1, bx] & inside_x[by + 1, bx]
-        fine_right = ~padded[by + 1, bx + 2] & inside_x[by + 1, bx + 2]
-        j = np.arange(s, dtype=np.int64)
-        # Side sample offsets, ordered so that (centre, a, b) is counter-clockwise on screen.
-        sides = (
-            (fine_up, j + 1, j, np.array([s]), np.array([0])),  # top: right to left
-            (fine_left, j * w, (j + 1) * w, np.array([0]), np.array([s * w])),  # left: down
-            (fine_down, s * w + j, s * w + j + 1, np.array([s * w]), np.array([s * w + s])),
-            (fine_right, (j + 1) * w + s, j * w + s, np.array([s * w + s]), np.array([s])),
-        )
-        for fine, a_fine, b_fine, a_coarse, b_coarse in sides:
-            for mask, a_off, b_off in ((fine, a_fine, b_fine), (~fine, a_coarse, b_coarse)):
-                if not mask.any():
-                    continue
-                o = origin[mask][:, None]
-                c = np.broadcast_to(centre[mask][:, None], (o.shape[0], a_off.size))
-                t = np.stack([c, o + a_off[None, :], o + b_off[None, :]], axis=-1).reshape(-1, 3)
-                tris.append(t)
-                anchors.append(np.repeat(origin[mask], a_off.size))
+    # --- fans around the centres of the coarse blocks, every level ----------------------
+    for size, level in fans:
+        if level.any():
+            t, a = _fans(level, size, h, w)
+            tris.append(t)
+            anchors.append(a)
 
     if not tris:
         return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
@@ -280,3 +264,52 @@ def triangulate(
         keep = o[triangles[:, 0]] | o[triangles[:, 1]] | o[triangles[:, 2]]
         triangles, anchor = triangles[keep], anchor[keep]
     return triangles, anchor
+
+
+def _fans(coarse: np.ndarray, s: int, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles (M, 3) and anchors (M,) of the fans of the ``s`` x ``s`` blocks marked in
+    ``coarse`` (nby, nbx) over an (h, w) lattice. A side shared with a fan block of the same
+    size uses only the two corners; any other side (finer blocks, full-resolution quads, a
+    larger block, the ragged strip past the last whole block) uses every sample on it, as does
+    whatever lies across it, so no T-junction can form."""
+    nby, nbx = coarse.shape
+    by, bx = np.nonzero(coarse)
+    origin = by.astype(np.int64) * s * w + bx.astype(np.int64) * s
+    centre = origin + (s // 2) * w + s // 2
+    padded = np.zeros((nby + 2, nbx + 2), bool)
+    padded[1:-1, 1:-1] = coarse
+    inside_y = np.ones((nby + 2, nbx + 2), bool)
+    inside_x = np.ones((nby + 2, nbx + 2), bool)
+    # Beyond the lattice there are no vertices: corners suffice.
+    inside_y[0, :] = False
+    if (h - 1) == nby * s:
+        inside_y[-1, :] = False
+    inside_x[:, 0] = False
+    if (w - 1) == nbx * s:
+        inside_x[:, -1] = False
+    fine_up = ~padded[by, bx + 1] & inside_y[by, bx + 1]
+    fine_down = ~padded[by + 2, bx + 1] & inside_y[by + 2, bx + 1]
+    fine_left = ~padded[by + 1, bx] & inside_x[by + 1, bx]
+    fine_right = ~padded[by + 1, bx + 2] & inside_x[by + 1, bx + 2]
+    j = np.arange(s, dtype=np.int64)
+    # Side sample offsets, ordered so that (centre, a, b) is counter-clockwise on screen.
+    sides = (
+        (fine_up, j + 1, j, np.array([s]), np.array([0])),  # top: right to left
+        (fine_left, j * w, (j + 1) * w, np.array([0]), np.array([s * w])),  # left: down
+        (fine_down, s * w + j, s * w + j + 1, np.array([s * w]), np.array([s * w + s])),
+        (fine_right, (j + 1) * w + s, j * w + s, np.array([s * w + s]), np.array([s])),
+    )
+    tris: list[np.ndarray] = []
+    anchors: list[np.ndarray] = []
+    for fine, a_fine, b_fine, a_coarse, b_coarse in sides:
+        for mask, a_off, b_off in ((fine, a_fine, b_fine), (~fine, a_coarse, b_coarse)):
+            if not mask.any():
+                continue
+            o = origin[mask][:, None]
+            c = np.broadcast_to(centre[mask][:, None], (o.shape[0], a_off.size))
+            t = np.stack([c, o + a_off[None, :], o + b_off[None, :]], axis=-1).reshape(-1, 3)
+            tris.append(t)
+            anchors.append(np.repeat(origin[mask], a_off.size))
+    if not tris:
+        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
+    return np.concatenate(tris), np.concatenate(anchors)

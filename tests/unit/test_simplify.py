@@ -117,3 +117,32 @@ def test_no_t_junctions_next_to_fine_blocks() -> None:
         xs[:, 2] - xs[:, 0]
     )
     assert (cross < 0).all()
+
+
+def test_smaller_blocks_next_to_a_bump_without_t_junctions(monkeypatch) -> None:
+    """The quadtree: blocks of 8 that a bump spoils fall back to blocks of 4 where those are
+    flat, not to full resolution; the mixed sizes still share every vertex along their sides."""
+    import pipeline.mesh.simplify as simplify
+
+    h, w = 41, 41
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disp = (0.4 + 0.001 * xx + 0.0005 * yy).astype(np.float32)
+    disp[13:15, 13:15] += np.float32(0.02)  # a bump inside the block at (8, 8)
+    present, lr, ld = _all_linked(h, w)
+    monkeypatch.setattr(simplify, "MIN_BLOCK", 8)
+    one_level, _ = triangulate(present, disp, lr, ld, 0.04, block=8, tolerance=0.002)
+    monkeypatch.setattr(simplify, "MIN_BLOCK", 4)
+    tris, _ = triangulate(present, disp, lr, ld, 0.04, block=8, tolerance=0.002)
+    _assert_watertight_disk(tris, h, w)
+    assert tris.shape[0] < one_level.shape[0]
+    # The spoiled block (samples 8..16) keeps its bump's quarter at full resolution, and its
+    # three flat quarters are fans of 4: of their inner samples only the centre is a vertex.
+    used_samples = np.zeros(h * w, bool)
+    used_samples[tris.ravel()] = True
+    used = used_samples.reshape(h, w)
+    assert used[12:17, 12:17].all()
+    for y0, x0 in ((8, 8), (8, 12), (12, 8)):
+        inner = used[y0 + 1 : y0 + 4, x0 + 1 : x0 + 4]
+        assert inner.sum() == 1 and inner[1, 1], (y0, x0)
+    err = np.abs(_mesh_disparity(tris, disp, w) - disp) / disp
+    assert np.nanmax(err) <= 2 * 0.002 + 1e-6
