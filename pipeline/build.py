@@ -229,8 +229,10 @@ def build_layered(
     # waits for the colours.
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        colour_done = pool.submit(colour)
+        # The links first, on every core (two directions in threads); then the inpainting
+        # beside the mesh's mostly single-threaded geometry.
         ldi.links = compute_links(ldi.valid, ldi.disp, pre.cuts, threshold)
+        colour_done = pool.submit(colour)
         # safe_motion needs the links; it runs in the worker after the inpainting.
         safe_done = pool.submit(safe_motion, ldi, intrinsics.fx, d_focus, floor)
         progress("mesh", 0.85, "Meshing and packing the texture atlas")
