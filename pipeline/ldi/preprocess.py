@@ -92,6 +92,11 @@ def weighted_median(
         spatial = np.exp(-(oy**2 + ox**2) / (2.0 * sigma_space**2)).astype(np.float32)
     inv_two_sigma2 = np.float32(1.0 / (2.0 * sigma_color**2))
     guide = np.ascontiguousarray(guide, dtype=np.float32)
+    # After the first pass only pixels near a change can change: elsewhere the window (and the
+    # test below, whose support reaches radius + 1) holds the same values as before, so the
+    # median is what the pixel already holds.
+    near_change: np.ndarray | None = None
+    reach = np.ones((2 * radius + 3, 2 * radius + 3), np.uint8)
     for _ in range(iterations):
         spread = cv2.dilate(out, kernel) - cv2.erode(out, kernel)
         # Only where the window is not planar: on a slanted plane (a floor at a grazing
@@ -102,7 +107,10 @@ def weighted_median(
             bend[1:-1, :], np.abs(out[2:, :] - 2.0 * out[1:-1, :] + out[:-2, :])
         )
         bend = cv2.dilate(bend, kernel)
-        ys, xs = np.nonzero((spread > threshold * 0.5) & (bend > threshold * 0.5))
+        todo = (spread > threshold * 0.5) & (bend > threshold * 0.5)
+        if near_change is not None:
+            todo &= near_change
+        ys, xs = np.nonzero(todo)
         if ys.size == 0:
             break
         src = out.copy()  # read from the previous iteration only (order independent)
@@ -112,6 +120,8 @@ def weighted_median(
         size = min(_CHUNK, -(-ys.size // workers()))
         median = partial(_median_piece, out, src, guide, oy, ox, spatial, inv_two_sigma2)
         thread_map(median, [(ys[s : s + size], xs[s : s + size]) for s in range(0, ys.size, size)])
+        changed = (out != src).view(np.uint8)
+        near_change = cv2.dilate(changed, reach).view(bool)
     return out
 
 
