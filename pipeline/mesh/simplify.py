@@ -8,7 +8,7 @@ to the layer itself, every link inside it is present, none of its samples is mar
 ``keep_full`` (samples that other layers' triangles attach to), and its disparity is planar
 within ``tolerance``: every sample deviates from the coarse surface (four triangles fanned
 from the block's centre sample to its corners) by at most ``tolerance`` times its disparity.
-Where a block is not coarse, its quarters are tried the same way, down to ``MIN_BLOCK``, so a
+Where a block is not coarse, its quarters are tried the same way, down to ``MIN_BLOCK`` (or the block size if smaller), so a
 cut or a bump costs full resolution only next to itself. A coarse block is drawn as a fan
 around its centre sample; along a side it shares with a coarse block of its own size the fan
 uses the two corners, along any other side (smaller or larger blocks, full-resolution quads)
@@ -188,7 +188,9 @@ def triangulate(
     fans: list[tuple[int, np.ndarray]] = []
     covered = np.zeros((max(h - 1, 0), max(w - 1, 0)), bool)
     size = s
-    while size >= MIN_BLOCK and tolerance > 0:
+    # The chosen block size is always tried, even below MIN_BLOCK.
+    smallest = max(min(MIN_BLOCK, s), 2)
+    while size >= smallest and tolerance > 0:
         nby, nbx = (h - 1) // size, (w - 1) // size
         taken = covered[: nby * size : size, : nbx * size : size]
         level = coarse_blocks(eligible, disp, link_r, link_d, size, tolerance, taken)

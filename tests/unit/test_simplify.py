@@ -146,3 +146,18 @@ def test_smaller_blocks_next_to_a_bump_without_t_junctions(monkeypatch) -> None:
         assert inner.sum() == 1 and inner[1, 1], (y0, x0)
     err = np.abs(_mesh_disparity(tris, disp, w) - disp) / disp
     assert np.nanmax(err) <= 2 * 0.002 + 1e-6
+
+
+def test_every_block_size_simplifies_a_plane() -> None:
+    """Each block size the settings offer (2, 4, 8, 16) simplifies, blocks of 2 included."""
+    h, w = 49, 49
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    disp = 0.5 + 0.0002 * xx - 0.0001 * yy  # gentle: no block's texture would slide
+    present, lr, ld = _all_linked(h, w)
+    full = 2 * (h - 1) * (w - 1)
+    counts = {}
+    for block in (2, 4, 8, 16):
+        tris, _ = triangulate(present, disp, lr, ld, 0.04, block=block, tolerance=0.002)
+        _assert_watertight_disk(tris, h, w)
+        counts[block] = tris.shape[0]
+    assert counts[2] < full and counts[16] < counts[8] < counts[4] < counts[2]
