@@ -8,8 +8,8 @@ to the layer itself, every link inside it is present, none of its samples is mar
 ``keep_full`` (samples that other layers' triangles attach to), and its disparity is planar
 within ``tolerance``: every sample deviates from the coarse surface (four triangles fanned
 from the block's centre sample to its corners) by at most ``tolerance`` times its disparity.
-Where a block is not coarse, its quarters are tried the same way, down to ``MIN_BLOCK`` (or the block size if smaller), so a
-cut or a bump costs full resolution only next to itself. A coarse block is drawn as a fan
+Where a block is not coarse, its quarters are tried the same way, down to ``MIN_BLOCK`` (or
+the block size if smaller), so a cut or a bump costs full resolution only next to itself. A coarse block is drawn as a fan
 around its centre sample; along a side it shares with a coarse block of its own size the fan
 uses the two corners, along any other side (smaller or larger blocks, full-resolution quads)
 every sample of that side - and so does whatever lies across it, so the meshes share all
