@@ -204,6 +204,7 @@ def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa
             image = picked.astype(np.float32)
             del picked
             image /= np.float32(scale)
+            _outline_context(ldi, k, (y0, y1, x0, x1), image, known)
             filled = inpainter(image, known)
             del image
         else:
@@ -226,3 +227,81 @@ def inpaint_ldi(ldi: "LDI", inpainter: Inpainter, pad: int = 8) -> None:  # noqa
                 w - x1,
                 cv2.BORDER_REPLICATE,
             )
+
+
+# An outline pixel whose colour is at most this share the foreground's is background context
+# (with that share taken out). Ground-truth benchmark, exact depth, disoccluded pixels: floor
+# 28.21 -> 28.89 dB, nested 31.37 -> 32.02; 0.5 tinted more (nested 30.48 without unmixing).
+MAX_MIX = 0.3
+
+
+def _outline_context(
+    ldi: "LDI",  # noqa: F821
+    k: int,
+    box: tuple[int, int, int, int],
+    image: np.ndarray,
+    known: np.ndarray,
+) -> None:
+    """Add to ``known`` / ``image`` (in place) the background pixels right at an outline whose
+    colour is mostly the background's.
+
+    The growth leaves the pixels right at a cut out of the context: they may mix the two
+    sides' colours (antialiasing, JPEG, a cut a pixel off). But they are the background's
+    nearest view of what the foreground hides; without them every fill starts a pixel farther
+    out (0.5 dB behind outlines on the ground-truth floor scene). Each one is compared with
+    its neighbours across the outline: the sample in front of the grown one on one side, the
+    clean context pixel on the other. Its colour's share of the foreground's (its projection
+    on the line between the two colours) decides: up to ``MAX_MIX`` it is context, with that
+    share of the foreground colour taken out; beyond, it stays unknown (a cut a pixel into the
+    background, or a pixel mostly foreground).
+    Works on the list of those pixels (a thin line), not on the crop."""
+    y0, y1, x0, x1 = box
+    h, w = y1 - y0, x1 - x0
+    grown = ldi.valid[k, y0:y1, x0:x1]
+    near = cv2.dilate(grown.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)))
+    ys, xs = np.nonzero(near.view(bool) & ~grown & ~known)
+    if ys.size == 0:
+        return
+
+    def front(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        """The nearest layer in front of layer k at (yy, xx) of the crop; -1: none."""
+        layer = np.full(yy.shape, -1, np.intp)
+        for j in range(k):
+            layer[ldi.valid[j, y0 + yy, x0 + xx]] = j
+        return layer
+
+    scale = np.float32(full_scale(ldi.color.dtype))
+    lp = front(ys, xs)
+    ys, xs, lp = ys[lp >= 0], xs[lp >= 0], lp[lp >= 0]
+    colour = ldi.color[lp, y0 + ys, x0 + xs].astype(np.float32) / scale
+    disp = ldi.disp[lp, y0 + ys, x0 + xs]
+    t = np.float32(ldi.threshold)
+    # The largest foreground share over the directions in which a pixel borders a grown
+    # sample (on its surface or behind it: the growth's context rule for depth) and has a
+    # context pixel beyond it to compare with; -1: no such direction.
+    mix = np.full(ys.shape, -1.0, np.float32)
+    fg_of = np.zeros_like(colour)  # the foreground colour of the direction that gave ``mix``
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        qy, qx, ry, rx = ys + dy, xs + dx, ys - dy, xs - dx
+        ok = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w) & (ry >= 0) & (ry < h)
+        ok &= (rx >= 0) & (rx < w)
+        qy, qx, ry, rx = (np.clip(v, 0, n - 1) for v, n in ((qy, h), (qx, w), (ry, h), (rx, w)))
+        q_disp = ldi.disp[k, y0 + qy, x0 + qx]
+        ok &= grown[qy, qx] & known[ry, rx] & (disp <= q_disp + t) & (disp >= q_disp - 4 * t)
+        lq = front(qy, qx)
+        ok &= lq >= 0
+        if not ok.any():
+            continue
+        fg = ldi.color[np.maximum(lq, 0), y0 + qy, x0 + qx].astype(np.float32) / scale
+        bg = image[ry, rx]
+        span = fg - bg
+        share = ((colour - bg) * span).sum(axis=1) / np.maximum((span * span).sum(axis=1), 1e-3)
+        share = np.where(ok, np.clip(share, 0.0, 1.0), -1.0)
+        fg_of = np.where((share > mix)[:, None], fg, fg_of)
+        np.maximum(mix, share, out=mix)
+    take = (mix >= 0.0) & (mix <= MAX_MIX)
+    # The foreground's share taken out: what the pixel shows of the background alone.
+    share = mix[take, None]
+    colour = (colour[take] - share * fg_of[take]) / (1.0 - share)
+    image[ys[take], xs[take]] = np.clip(colour, 0.0, 1.0)
+    known[ys[take], xs[take]] = True

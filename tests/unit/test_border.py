@@ -91,3 +91,42 @@ def test_a_floor_running_out_of_the_frame_continues_as_floor() -> None:
     margin[m:-m, m:-m] = False
     assert not _reddish(out_rgb[margin]).any()
     assert out_d[margin].max() < 0.95
+
+
+def photo_with_stripes_into_the_top_border() -> tuple[np.ndarray, np.ndarray]:
+    """Vertical stripes (period 8 px) running into the top border, a dark line 4 rows inside
+    it, and the red disc of ``photo_with_a_subject_at_the_top`` cut by the border."""
+    h, w = 120, 160
+    xx = np.arange(w)[None, :]
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[..., 1] = np.where((xx // 4) % 2 == 0, 180, 60)
+    rgb[..., 2] = 120
+    rgb[4] = (0, 0, 0)
+    disp = np.full((h, w), 0.3, np.float32)
+    yy, xx2 = np.mgrid[0:h, 0:w]
+    disc = (yy - 5) ** 2 + (xx2 - 80) ** 2 < 30**2
+    rgb[disc] = (230, 30, 20)
+    disp[disc] = 1.0
+    return disp, rgb
+
+
+def test_texture_running_into_the_border_continues_past_it_and_fades() -> None:
+    disp, rgb = photo_with_stripes_into_the_top_border()
+    m = 24
+    _, out_rgb = extend_frame(disp, rgb, m, 0.04)
+    green = out_rgb[..., 1].astype(float)
+    cols = np.r_[m + 4 : m + 36]  # left of the disc, clear of it by more than the erosion
+    photo_row = rgb[0, cols - m, 1].astype(float)
+    first = green[m - 1, cols]
+    # The stripes carry on just past the border, in phase (not a blur of them) ...
+    assert np.corrcoef(first, photo_row)[0, 1] > 0.9
+    assert first.max() - first.min() > 60
+    # ... and fade out with the distance (no streaks to the margin's edge).
+    last = green[0, cols]
+    assert last.max() - last.min() < 0.5 * (first.max() - first.min())
+    # Nothing is mirrored: the dark line 4 rows inside does not reappear 5 rows outside.
+    assert green[m - 5, cols].mean() > 80
+    # The disc is cut by the border: no red anywhere in the margin.
+    margin = np.ones(out_rgb.shape[:2], bool)
+    margin[m:-m, m:-m] = False
+    assert not _reddish(out_rgb[margin]).any()
