@@ -517,7 +517,8 @@ def render_methods(
             _render(out / f"{stem}.png")
             # Blender's faces: the triangle pairs stored as quads first, then the single
             # triangles (blender/mesh.build_mesh); a quad is a streak when either of
-            # its two triangles is.
+            # its two triangles is (quad_triangles lists every quad's first triangle, then
+            # every quad's second one).
             stretch = triangle_stretch(
                 data.vertices,
                 np.concatenate([quad_triangles(quads), singles]),
@@ -528,7 +529,7 @@ def render_methods(
             streak = stretch > STREAK_RATIO
             n_quads = quads.shape[0]
             per_face = np.concatenate(
-                [streak[: 2 * n_quads].reshape(-1, 2).any(axis=1), streak[2 * n_quads :]]
+                [streak[:n_quads] | streak[n_quads : 2 * n_quads], streak[2 * n_quads :]]
             )
             flags.data.foreach_set("value", per_face.astype(np.float32))
             mesh.update()
