@@ -85,7 +85,7 @@ import bpy  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
 from pipeline.build import build_photo  # noqa: E402
-from pipeline.mesh.quads import pair_triangles, quad_triangles  # noqa: E402
+from pipeline.mesh.quads import face_flags, pair_triangles, quad_triangles  # noqa: E402
 from pipeline.motion import look_at_euler  # noqa: E402
 from pipeline.settings import PipelineSettings  # noqa: E402
 
@@ -517,8 +517,7 @@ def render_methods(
             _render(out / f"{stem}.png")
             # Blender's faces: the triangle pairs stored as quads first, then the single
             # triangles (blender/mesh.build_mesh); a quad is a streak when either of
-            # its two triangles is (quad_triangles lists every quad's first triangle, then
-            # every quad's second one).
+            # its two triangles is.
             stretch = triangle_stretch(
                 data.vertices,
                 np.concatenate([quad_triangles(quads), singles]),
@@ -526,11 +525,7 @@ def render_methods(
                 np.array(cam.matrix_world, np.float64),
                 _focal_px(cam, width, height),
             )
-            streak = stretch > STREAK_RATIO
-            n_quads = quads.shape[0]
-            per_face = np.concatenate(
-                [streak[:n_quads] | streak[n_quads : 2 * n_quads], streak[2 * n_quads :]]
-            )
+            per_face = face_flags(stretch > STREAK_RATIO, quads.shape[0])
             flags.data.foreach_set("value", per_face.astype(np.float32))
             mesh.update()
             mesh.materials[0] = streak_mat

@@ -122,3 +122,11 @@ def quad_triangles(quads: np.ndarray) -> np.ndarray:
     """The triangles a renderer makes of ``quads`` (the 0-2 split): (2Q, 3)."""
     q = np.asarray(quads).reshape(-1, 4)
     return np.concatenate([q[:, [0, 1, 2]], q[:, [0, 2, 3]]])
+
+
+def face_flags(triangle_flags: np.ndarray, n_quads: int) -> np.ndarray:
+    """Per Blender face (``n_quads`` quads, then the single triangles), whether any of its
+    triangles is flagged, from flags over ``[quad_triangles(quads), singles]``: quad i's two
+    triangles are rows i and n_quads + i."""
+    f = np.asarray(triangle_flags, bool)
+    return np.concatenate([f[:n_quads] | f[n_quads : 2 * n_quads], f[2 * n_quads :]])

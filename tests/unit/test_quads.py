@@ -7,7 +7,7 @@ import numpy as np
 from pipeline.build import build_mesh
 from pipeline.io.depth_file import DepthMap
 from pipeline.io.image_io import Photo
-from pipeline.mesh.quads import pair_triangles, quad_triangles
+from pipeline.mesh.quads import face_flags, pair_triangles, quad_triangles
 from pipeline.settings import PipelineSettings
 
 
@@ -48,3 +48,17 @@ def test_folded_or_inconsistent_pairs_stay_triangles() -> None:
     # Same edge direction in both (inconsistent orientation): not merged.
     quads, singles = pair_triangles(v, np.array([(0, 1, 2), (0, 3, 2)]))
     assert quads.shape == (0, 4) and singles.shape == (2, 3)
+
+
+def test_face_flags_follow_each_quads_own_triangles() -> None:
+    """A flag on one rendered triangle marks the quad it belongs to, and no other face."""
+    quads = np.array([(0, 1, 2, 3), (4, 5, 6, 7), (8, 9, 10, 11)])
+    singles = np.array([(12, 13, 14)])
+    rendered = np.concatenate([quad_triangles(quads), singles])
+    for t in range(rendered.shape[0]):
+        flags = np.zeros(rendered.shape[0], bool)
+        flags[t] = True
+        faces = face_flags(flags, quads.shape[0])
+        owner = [i for i, q in enumerate(quads) if set(rendered[t]) <= set(q)]
+        expected = owner[0] if owner else quads.shape[0] + (t - 2 * quads.shape[0])
+        assert faces.nonzero()[0].tolist() == [expected]
