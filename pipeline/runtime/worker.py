@@ -37,6 +37,7 @@ from typing import IO, Any
 
 from ..errors import CancelledError, PipelineError
 from ..io.atomic import atomic_write
+from .allocator import keep_freed_memory
 
 # Test hook, read from the environment so that a test in Blender can make the child misbehave
 # without any operator option: "crash" (hard exit mid-job, like a segfault in torch),
@@ -271,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return EXIT_UNEXPECTED
             job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+            keep_freed_memory()  # one build, then exit: reuse freed memory (allocator.py)
             with heartbeat(emit, output_dir=job.get("output_dir")):
                 return run_job(job, emit)
         except CancelledError as e:

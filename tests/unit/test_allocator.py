@@ -1,0 +1,55 @@
+"""The worker's allocator tuning: a build in a fresh process reuses the memory its stages
+free instead of having the kernel map and zero fresh pages for every large array."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A small build in a fresh interpreter (as a worker runs one), counting its page faults.
+PROBE = """
+import resource, sys
+sys.path.insert(0, {root!r})
+sys.path.insert(0, {bench!r})
+from pipeline.runtime.allocator import keep_freed_memory
+applied = keep_freed_memory() if {tune} else False
+from pathlib import Path
+from bench_pipeline import make_input
+from pipeline.build import build_photo
+from pipeline.settings import PipelineSettings
+photo, depth = make_input(Path({tmp!r}), 320, 240)
+settings = PipelineSettings(filepath=str(photo), depth_filepath=str(depth), depth_kind="DEPTH")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+build_photo(settings)
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _faults(tune: bool, tmp: Path) -> tuple[bool, int]:
+    code = PROBE.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), tune=tune, tmp=str(tmp))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return out[-2] == "True", int(out[-1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
+def test_a_fresh_build_faults_in_far_fewer_pages(tmp_path: Path) -> None:
+    applied, tuned = _faults(True, tmp_path)
+    if not applied:
+        pytest.skip("this Linux's C library has no glibc mallopt")
+    _, untuned = _faults(False, tmp_path)
+    # Measured: 21 k -> 9 k faults at 320x240, 123 k -> 54 k at 1024x768.
+    assert tuned * 1.5 < untuned, (tuned, untuned)
+
+
+def test_no_effect_and_no_error_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.runtime import allocator
+
+    monkeypatch.setattr(allocator.sys, "platform", "darwin")
+    assert allocator.keep_freed_memory() is False
