@@ -3,7 +3,9 @@ imports bpy, so tests never write to the home folder."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,8 @@ REFERENCE = ROOT.parent / "shared" / "reference"
 SAMPLES = ROOT / "samples"
 
 _user = tempfile.mkdtemp(prefix="oneshot3d-test-user-")
+# Installed extensions with their wheels make this a few hundred MB per run: never leave it.
+atexit.register(shutil.rmtree, _user, ignore_errors=True)
 os.environ["BLENDER_USER_RESOURCES"] = os.path.join(_user, "blender")
 os.environ["XDG_CACHE_HOME"] = os.path.join(_user, "cache")
 os.environ.setdefault("ONESHOT3D_CACHE_DIR", os.path.join(_user, "oneshot3d-cache"))
