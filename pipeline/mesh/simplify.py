@@ -9,11 +9,11 @@ to the layer itself, every link inside it is present, none of its samples is mar
 within ``tolerance``: every sample deviates from the coarse surface (four triangles fanned
 from the block's centre sample to its corners) by at most ``tolerance`` times its disparity.
 Where a block is not coarse, its quarters are tried the same way, down to ``MIN_BLOCK`` (or
-the block size if smaller), so a cut or a bump costs full resolution only next to itself. A coarse block is drawn as a fan
-around its centre sample; along a side it shares with a coarse block of its own size the fan
-uses the two corners, along any other side (smaller or larger blocks, full-resolution quads)
-every sample of that side - and so does whatever lies across it, so the meshes share all
-vertices there: no T-junctions, no cracks. All other quads are triangulated at full
+the block size if smaller), so a cut or a bump costs full resolution only next to itself. A
+coarse block is drawn as a fan around its centre sample; along a side it shares with a coarse
+block of its own size the fan uses the two corners, along any other side (smaller or larger
+blocks, full-resolution quads) every sample of that side - and so does whatever lies across
+it, so the meshes share all vertices there: no T-junctions, no cracks. All other quads are triangulated at full
 resolution from the links (two triangles where all four sides are linked, one corner triangle
 where two adjacent sides are).
 
@@ -183,8 +183,8 @@ def triangulate(
     eligible = present if own is None else present & own
     if keep_full is not None:
         eligible = eligible & ~keep_full
-    # A restricted quadtree: blocks of ``s``, then of s/2 ... 2 wherever no larger block was
-    # coarse (so a cut or a curved patch costs full resolution only near itself).
+    # A restricted quadtree: blocks of ``s``, then of s/2 ... MIN_BLOCK wherever no larger
+    # block was coarse (so a cut or a curved patch costs full resolution only near itself).
     fans: list[tuple[int, np.ndarray]] = []
     covered = np.zeros((max(h - 1, 0), max(w - 1, 0)), bool)
     size = s
