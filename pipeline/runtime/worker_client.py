@@ -158,17 +158,19 @@ class WorkerJob:
             self._last_output = time.monotonic()
             self._stderr.append(line.rstrip("\n"))
 
-    def poll(self) -> list[dict[str, Any]]:
-        """Handle every line that arrived since the last call (never blocks); returns the
-        protocol messages, and moves to DONE / FAILED when the child has ended."""
+    def poll(self, timeout: float = 0.0) -> list[dict[str, Any]]:
+        """Handle every line that arrived since the last call, waiting up to ``timeout``
+        seconds for the first one (0: never blocks); returns the protocol messages, and moves
+        to DONE / FAILED when the child has ended."""
         messages: list[dict[str, Any]] = []
         if self.state.finished:
             return messages
         while True:
             try:
-                line = self._lines.get_nowait()
+                line = self._lines.get(timeout=timeout) if timeout > 0 else self._lines.get_nowait()
             except queue.Empty:
                 break
+            timeout = 0.0  # the rest only if already there
             if line is None:
                 self._eof = True
                 break
@@ -320,7 +322,9 @@ class WorkerJob:
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while not self.state.finished:
-                for message in self.poll():
+                # Waiting on the line queue rather than sleeping: the result is read the
+                # moment the worker ends, not up to ``interval`` later.
+                for message in self.poll(timeout=interval):
                     if message["type"] == "progress" and on_progress is not None:
                         on_progress(progress_of(message))
                 if self.state.finished:
@@ -330,7 +334,6 @@ class WorkerJob:
                 ):
                     self.cancel()
                     break
-                time.sleep(interval)
         except BaseException:
             self.cancel()
             raise

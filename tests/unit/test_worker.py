@@ -256,3 +256,26 @@ def test_worker_whose_parent_is_killed_ends_itself_and_removes_its_folder():
     else:
         os.kill(pid, signal.SIGKILL)
         pytest.fail("the orphaned worker kept running")
+
+
+def test_poll_waits_for_the_next_line(tmp_path):
+    """``wait`` blocks on the line queue instead of sleeping between polls: ``poll(timeout)``
+    returns a line that arrives during the wait (the old poll never waited: nothing yet)."""
+    (tmp_path / "late_line.py").write_text(
+        "import time\n"
+        "time.sleep(0.3)\n"
+        'print(\'{"type": "progress", "stage": "late", "fraction": 0.5, "message": "m"}\', '
+        "flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    job = WorkerJob(args=[], module="late_line", pythonpath=[str(tmp_path)]).start()
+    try:
+        assert job.poll() == []  # nothing has arrived yet
+        t0 = time.monotonic()
+        messages = job.poll(timeout=30.0)
+        assert [m.get("stage") for m in messages] == ["late"], job.details()
+        assert time.monotonic() - t0 < 30.0  # returned with the line, not at the timeout
+        assert job.alive
+    finally:
+        job.cancel()
+    assert not job.alive
