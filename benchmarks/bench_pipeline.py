@@ -71,6 +71,14 @@ def child(
             pass
         else:
             keep_freed_memory()
+            try:  # and the heap warmed while the pipeline is imported (later checkouts)
+                from pipeline.runtime.allocator import heap_estimate, warm_heap
+            except ImportError:
+                pass
+            else:
+                from pipeline.settings import PipelineSettings as _Settings
+
+                warm_heap(heap_estimate(photo, budget or _Settings.geometry_megapixels))
     from pipeline import build
     from pipeline.build import build_photo
     from pipeline.mesh.mesh_data import MeshData

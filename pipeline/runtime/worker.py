@@ -37,13 +37,16 @@ from typing import IO, Any
 
 from ..errors import CancelledError, PipelineError
 from ..io.atomic import atomic_write
-from .allocator import keep_freed_memory
+from ..settings import PipelineSettings
+from .allocator import heap_estimate, warm_heap
 
 # Test hook, read from the environment so that a test in Blender can make the child misbehave
 # without any operator option: "crash" (hard exit mid-job, like a segfault in torch),
 # "exception" (an unexpected Python error), "slow" (each progress step takes 0.4 s, so a test
 # can cancel mid-run).
 FAULT_ENV = "ONESHOT3D_WORKER_FAULT"
+
+DEFAULT_GEOMETRY_MEGAPIXELS = PipelineSettings.geometry_megapixels
 
 EXIT_OK = 0
 EXIT_PIPELINE_ERROR = 2
@@ -116,7 +119,6 @@ def run_job(job: dict[str, Any], emit: Emitter) -> int:
     """Run one build job. ``job``: ``settings`` (PipelineSettings fields), ``output_dir``
     (where result.npz goes), optional ``depth_cache_dir`` and ``env`` (extra variables)."""
     from ..build import build_photo
-    from ..settings import PipelineSettings
 
     for key, value in (job.get("env") or {}).items():
         os.environ[str(key)] = str(value)
@@ -272,7 +274,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return EXIT_UNEXPECTED
             job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-            keep_freed_memory()  # one build, then exit: reuse freed memory (allocator.py)
+            # One build, then exit: freed memory is reused, and the heap the build needs is
+            # faulted in by a thread while run_job imports the pipeline (allocator.py).
+            settings = job.get("settings") or {}
+            warm_heap(
+                heap_estimate(
+                    str(settings.get("filepath", "")),
+                    float(settings.get("geometry_megapixels") or DEFAULT_GEOMETRY_MEGAPIXELS),
+                )
+            )
             with heartbeat(emit, output_dir=job.get("output_dir")):
                 return run_job(job, emit)
         except CancelledError as e:
