@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..io.atomic import atomic_write
-from ..runtime.models import sha256_file
+from ..runtime.models import cached_sha256
 from .caffe2_netdef import read_netdef
 from .tiefenrausch_graph import (
     INIT_FILE,
@@ -73,7 +73,7 @@ def translation_path(
     """Where backend ``name``'s translation (format ``version``) of these two files is kept."""
     digest = hashlib.sha256(f"v{version}".encode())
     for p in paths:
-        digest.update(sha256_file(p).encode())
+        digest.update(cached_sha256(p).encode())  # hashed already when verified
     return Path(cache_dir) / f"{name}-{digest.hexdigest()[:24]}.npz"
 
 

@@ -164,7 +164,10 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _cached_sha256(path: Path) -> str:
+def cached_sha256(path: str | os.PathLike[str]) -> str:
+    """``sha256_file``, kept per path, size and mtime: a file checked once in this process
+    (the model files before every job) is not read again."""
+    path = Path(path)
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     with _VERIFIED_LOCK:
@@ -192,7 +195,7 @@ def verify_file(path: str | os.PathLike[str], info: ModelInfo) -> bool:
     try:
         if path.stat().st_size != info.size:
             return False  # cheap check first: a truncated file is never hashed
-        return _cached_sha256(path) == info.sha256
+        return cached_sha256(path) == info.sha256
     except OSError:
         return False
 
