@@ -223,8 +223,8 @@ def build_layered(
         inpaint_ldi(ldi, inpainter)
         return time.perf_counter() - t
 
-    # Colour (inpainting) and geometry (links, triangles, UVs) read and write disjoint parts of
-    # the LDI, so they run side by side: numpy's and OpenCV's loops release the GIL, and on a
+    # Colour (inpainting) and geometry (links, triangles, UVs; of the colour only the photo's)
+    # read and write disjoint parts of the LDI, so they run side by side: numpy's and OpenCV's loops release the GIL, and on a
     # machine with two cores or more this hides most of the inpainting. Only the atlas texture
     # waits for the colours.
     t0 = time.perf_counter()

@@ -101,7 +101,7 @@ class TexturePlan:
 
 def ldi_texture(ldi: LDI, plan: TexturePlan) -> np.ndarray:
     """The atlas texture of ``ldi_geometry``'s mesh. The only part of meshing that reads the
-    LDI's colour, so the geometry can be built while the grown layers are still being
+    grown layers' colour, so the geometry can be built while they are still being
     inpainted."""
     tiles = plan.tiles
     backdrop = None if plan.backdrop is None else backdrop_mod.backdrop_colour(ldi, plan.backdrop)
@@ -124,8 +124,9 @@ def ldi_geometry(
     layout depends only on the lattice size, the tile count and the backdrop) and attributes,
     with what ``ldi_texture`` needs to fill the atlas. ``z_of_disp`` maps normalised
     disparity to the camera-axis distance; ``block`` 0 = automatic, 1 = no simplification;
-    ``backdrop``: add the backdrop sheet behind everything. Reads no colour, so it can run
-    while the grown layers are still being inpainted."""
+    ``backdrop``: add the backdrop sheet behind everything. Of the colour it reads only the
+    photo's (layer 0: where the skirts place the outlines), which the inpainting never
+    writes, so it can run while the grown layers are still being inpainted."""
     h, w = ldi.shape
     m = ldi.margin
     s = auto_block(h * w) if block <= 0 else int(block)

@@ -1,6 +1,7 @@
-"""Silhouette skirts: half-pixel strips that carry every foreground outline from its last
-pixel centre out to the pixel border, where the outline really is, so the original view shows
-no grown background along outlines."""
+"""Silhouette skirts: strips that carry every foreground outline from its last pixel centre
+out to where the outline really is - the pixel border, or inside the background's first pixel
+as far as that pixel's colour is the foreground's - so the original view shows no grown
+background along outlines, and moved views draw each outline where the photo puts it."""
 
 from __future__ import annotations
 
@@ -20,13 +21,19 @@ def silhouette_skirts(
     lay: atlas_mod.AtlasLayout,
     base: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Half-pixel strips that extend the photo's foreground up to its true silhouette.
+    """Strips that extend the photo's foreground up to its true silhouette.
 
-    Lattice vertices sit at pixel centres, but a foreground object's outline lies on the pixel
-    border: without this, the half pixel between the last foreground centre and the cut shows
-    the grown background (inpainted colour) even in the original view. Each strip joins two
-    neighbouring foreground edge samples to copies moved half a pixel toward the background,
-    at the foreground's depth and with the edge pixel's own colour."""
+    Lattice vertices sit at pixel centres, but a foreground object's outline lies at least on
+    the pixel border: without this, the half pixel between the last foreground centre and the
+    cut shows the grown background (inpainted colour) even in the original view. Each strip
+    joins two neighbouring foreground edge samples to copies moved toward the background, at
+    the foreground's depth and with the edge pixel's own colour: half a pixel, plus the share
+    of the foreground's colour in the background's first pixel (``outline_coverage``). An
+    outline rarely falls on a pixel border; the pixel it crosses mixes both sides' colours
+    (antialiasing, the lens), and its depth sample falls on one side only. Stopping at the
+    border draws every outline up to a pixel off, and where the background's grown layer is
+    inpainted from clean context (``inpaint``), the foreground's share of that pixel is lost:
+    a line of background colour along each outline in every view."""
     h, w = ldi.shape
     m = ldi.margin
     d0 = ldi.disp[0]
@@ -73,8 +80,11 @@ def silhouette_skirts(
             src_x = xs.astype(np.intp)
             img_x = xs + np.float32(0.5 - m)
             img_y = ys + np.float32(0.5 - m)
-            img_x[2 * k :] += np.float32(shift[0])
-            img_y[2 * k :] += np.float32(shift[1])
+            out_y, out_x = src_y[2 * k :], src_x[2 * k :]
+            dy, dx = int(np.sign(shift[1])), int(np.sign(shift[0]))
+            reach = np.float32(0.5) + outline_coverage(ldi, out_y, out_x, dy, dx)
+            img_x[2 * k :] += np.float32(dx) * reach
+            img_y[2 * k :] += np.float32(dy) * reach
             d = d0[src_y, src_x]
             d[2 * k :] = _extrapolate_out(ldi, axis, fg_second, src_y[2 * k :], src_x[2 * k :])
             z = z_of_disp(d).astype(np.float32)
@@ -95,6 +105,38 @@ def silhouette_skirts(
     facing = np.einsum("ij,ij->i", np.cross(e1, e2), -vertices[triangles[:, 0] - base]) < 0
     triangles[facing] = triangles[facing][:, [0, 2, 1]]
     return vertices, np.concatenate(uvs), triangles.astype(np.int32)
+
+
+# The farthest a strip reaches into the background's first pixel (its centre is at 1 px): it
+# stays short of that pixel's own sample, where the background's surface and its link to the
+# grown layer start.
+MAX_COVERAGE = 0.45
+
+
+def outline_coverage(ldi: LDI, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """How far (in px, 0..``MAX_COVERAGE``) the outline of each foreground edge sample (ys, xs)
+    of layer 0 lies inside its background neighbour (ys + dy, xs + dx): that pixel's share of
+    the foreground's colour, its colour projected on the line from the clean background one
+    pixel further out to the edge sample's own colour. 0 where there is no clean background
+    pixel beyond it (the lattice's end, a second step) or no colour difference to measure."""
+    h, w = ldi.shape
+    d0 = ldi.disp[0]
+    y1, x1 = ys + dy, xs + dx
+    y2, x2 = ys + 2 * dy, xs + 2 * dx
+    ok = (y2 >= 0) & (y2 < h) & (x2 >= 0) & (x2 < w)
+    y1, x1, y2, x2 = (np.clip(v, 0, n - 1) for v, n in ((y1, h), (x1, w), (y2, h), (x2, w)))
+    # Both background pixels on one surface (the one beyond is not another object's edge).
+    ok &= ldi.valid[0, y1, x1] & ldi.valid[0, y2, x2]
+    ok &= np.abs(d0[y2, x2] - d0[y1, x1]) <= np.float32(ldi.threshold)
+    colour = ldi.color[0]
+    fg = colour[ys, xs].astype(np.float32)
+    bg = colour[y2, x2].astype(np.float32)
+    mixed = colour[y1, x1].astype(np.float32)
+    span = fg - bg
+    norm = (span * span).sum(axis=1)
+    ok &= norm > 0.0
+    share = ((mixed - bg) * span).sum(axis=1) / np.where(ok, norm, np.float32(1.0))
+    return np.where(ok, np.clip(share, 0.0, MAX_COVERAGE), 0.0).astype(np.float32)
 
 
 def _extrapolate_out(
