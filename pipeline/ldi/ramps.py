@@ -127,11 +127,19 @@ def snap_ramps_here(
 ) -> np.ndarray:
     """Snap the ramp pixels of ``disp`` (H, W) float32 to one of the two surfaces around them,
     at this size. ``guide`` is the photo, (H, W, 3) float32 in [0, 1]. With ``soft_only``,
-    only ramp pixels whose window holds no sharp step (``without_sharp_step``) are snapped."""
+    only ramp pixels near a soft strong edge whose window holds no sharp step
+    (``without_sharp_step``) are snapped, and only toward the far side."""
     out = np.array(disp, np.float32, copy=True)
+    near_soft = None
+    if soft_only:
+        edge, share = _edge_step_share(out, threshold)
+        soft = (edge & (share <= SHARP_STEP)).view(np.uint8)
+        if not soft.any():
+            return out
+        near_soft = cv2.dilate(soft, np.ones((4 * radius + 1, 4 * radius + 1), np.uint8))
     ramp = ramp_pixels(out, threshold, 2 * radius)
-    if soft_only and ramp.any():
-        ramp &= without_sharp_step(out, 2 * radius)
+    if near_soft is not None:
+        ramp &= near_soft.view(bool) & without_sharp_step(out, 2 * radius)
     if not ramp.any():
         return out
     size = 2 * radius + 1
@@ -181,14 +189,21 @@ def edges_are_sharp(disp: np.ndarray, threshold: float, radius: int = 4) -> bool
     than a network's ramps: at the typical strong edge, one pixel step carries most of the
     jump across the window. Such a map is not snapped as a whole, so that a genuinely grazing
     face (the narrow side of a box) keeps its slope; only its soft ramps are (snap_ramps)."""
+    edge, share = _edge_step_share(disp, threshold, radius)
+    if edge.sum() < 16:
+        return True  # nothing to snap
+    return bool(np.median(share[edge]) > SHARP_STEP)
+
+
+def _edge_step_share(
+    disp: np.ndarray, threshold: float, radius: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Strong-edge pixels (the window spans more than twice ``threshold``) and, per pixel, the
+    share of the window's span that its largest single step carries (1 at a step)."""
     size = 2 * radius + 1
     kernel = np.ones((size, size), np.uint8)
     span = cv2.dilate(disp, kernel) - cv2.erode(disp, kernel)
-    edge = span > 2.0 * threshold
-    if edge.sum() < 16:
-        return True  # nothing to snap
-    biggest = _biggest_step(disp, kernel)
-    return bool(np.median(biggest[edge] / span[edge]) > SHARP_STEP)
+    return span > 2.0 * threshold, _biggest_step(disp, kernel) / np.maximum(span, 1e-12)
 
 
 def snap_ramps(
