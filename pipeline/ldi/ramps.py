@@ -18,6 +18,12 @@ surface is its shape and the photo:
   midpoint its own disparity is on, so the ramp is still split into two surfaces rather than
   stretched.
 
+A map whose edges are mostly steps already (a rendered depth, or a network's prediction at
+about the photo's own size) is not snapped as a whole (see ``edges_are_sharp``): a grazing face
+next to a step is a real slope there. One soft edge in such a map is still snapped, though:
+the ramp pixels whose window holds no sharp step, and only toward the far side (the halo a
+network leaves over the background), so that the edge is cut instead of stretched.
+
 It runs at a working size (``WORK_SIZE``) where a network's ramps are narrower than the
 window, with box filters only (O(N), a few ms per megapixel); pixels it moves by more than the
 threshold take the snapped value at full size, all others keep theirs, and the full-size
@@ -78,6 +84,23 @@ def ramp_pixels(disp: np.ndarray, threshold: float, radius: int = 2 * RADIUS) ->
     return zone & (residual > RAMP_RESIDUAL * span) & _in_transit(disp, threshold * TRANSIT_STEP)
 
 
+def _biggest_step(disp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The largest step between 4-neighbours within the window ``kernel`` around each pixel."""
+    step = np.zeros_like(disp)
+    step[:, :-1] = np.abs(np.diff(disp, axis=1))
+    step[:-1, :] = np.maximum(step[:-1, :], np.abs(np.diff(disp, axis=0)))
+    return cv2.dilate(step, kernel)
+
+
+def without_sharp_step(disp: np.ndarray, radius: int = 2 * RADIUS) -> np.ndarray:
+    """(H, W) bool: windows (the ramp window) in which no single step carries more than
+    ``SHARP_STEP`` of the span: their change is a ramp, not a step beside a slope."""
+    size = 2 * radius + 1
+    kernel = np.ones((size, size), np.uint8)
+    span = cv2.dilate(disp, kernel) - cv2.erode(disp, kernel)
+    return _biggest_step(disp, kernel) <= np.float32(SHARP_STEP) * span
+
+
 def _in_transit(disp: np.ndarray, eps: float) -> np.ndarray:
     """Pixels strictly between their two neighbours along x or y, both steps above ``eps``:
     the inside of a ramp. A plateau pixel next to an exact step (a middle layer between a
@@ -96,12 +119,27 @@ def _in_transit(disp: np.ndarray, eps: float) -> np.ndarray:
 
 
 def snap_ramps_here(
-    disp: np.ndarray, guide: np.ndarray, threshold: float, radius: int = RADIUS
+    disp: np.ndarray,
+    guide: np.ndarray,
+    threshold: float,
+    radius: int = RADIUS,
+    soft_only: bool = False,
 ) -> np.ndarray:
     """Snap the ramp pixels of ``disp`` (H, W) float32 to one of the two surfaces around them,
-    at this size. ``guide`` is the photo, (H, W, 3) float32 in [0, 1]."""
+    at this size. ``guide`` is the photo, (H, W, 3) float32 in [0, 1]. With ``soft_only``,
+    only ramp pixels near a soft strong edge whose window holds no sharp step
+    (``without_sharp_step``) are snapped, and only toward the far side."""
     out = np.array(disp, np.float32, copy=True)
+    near_soft = None
+    if soft_only:
+        edge, share = _edge_step_share(out, threshold)
+        soft = (edge & (share <= SHARP_STEP)).view(np.uint8)
+        if not soft.any():
+            return out
+        near_soft = cv2.dilate(soft, np.ones((4 * radius + 1, 4 * radius + 1), np.uint8))
     ramp = ramp_pixels(out, threshold, 2 * radius)
+    if near_soft is not None:
+        ramp &= near_soft.view(bool) & without_sharp_step(out, 2 * radius)
     if not ramp.any():
         return out
     size = 2 * radius + 1
@@ -138,34 +176,43 @@ def snap_ramps_here(
         (np.clip(t, 0.0, 1.0) - 0.5) + DEPTH_WEIGHT * (np.clip(s, 0.0, 1.0) - 0.5),
         s - 0.5,
     )
-    out[ys, xs] = np.where(vote > 0, du, dl)
+    # In a map of sharp edges a soft ramp only gives up the pixels that look like its far
+    # side (a network's halo over the background); ramp pixels that look like the near side
+    # may be a real surface sloping away from the edge (the grazing face of a box) and stay.
+    near = out[ys, xs] if soft_only else du
+    out[ys, xs] = np.where(vote > 0, near, dl)
     return out
 
 
 def edges_are_sharp(disp: np.ndarray, threshold: float, radius: int = 4) -> bool:
     """Whether the map's depth edges are steps already (a rendered or measured depth) rather
     than a network's ramps: at the typical strong edge, one pixel step carries most of the
-    jump across the window. Such a map is not snapped, so that a genuinely grazing face (the
-    narrow side of a box) keeps its slope."""
+    jump across the window. Such a map is not snapped as a whole, so that a genuinely grazing
+    face (the narrow side of a box) keeps its slope; only its soft ramps are (snap_ramps)."""
+    edge, share = _edge_step_share(disp, threshold, radius)
+    if edge.sum() < 16:
+        return True  # nothing to snap
+    return bool(np.median(share[edge]) > SHARP_STEP)
+
+
+def _edge_step_share(
+    disp: np.ndarray, threshold: float, radius: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Strong-edge pixels (the window spans more than twice ``threshold``) and, per pixel, the
+    share of the window's span that its largest single step carries (1 at a step)."""
     size = 2 * radius + 1
     kernel = np.ones((size, size), np.uint8)
     span = cv2.dilate(disp, kernel) - cv2.erode(disp, kernel)
-    edge = span > 2.0 * threshold
-    if edge.sum() < 16:
-        return True  # nothing to snap
-    step = np.zeros_like(disp)
-    step[:, :-1] = np.abs(np.diff(disp, axis=1))
-    step[:-1, :] = np.maximum(step[:-1, :], np.abs(np.diff(disp, axis=0)))
-    biggest = cv2.dilate(step, kernel)
-    return bool(np.median(biggest[edge] / span[edge]) > SHARP_STEP)
+    return span > 2.0 * threshold, _biggest_step(disp, kernel) / np.maximum(span, 1e-12)
 
 
 def snap_ramps(
     disp: np.ndarray, guide: np.ndarray, threshold: float, work_size: int | None = None
 ) -> np.ndarray:
     """Ramp snapping at the working size, carried back to the photo's size: pixels it moved by
-    more than ``threshold`` take the snapped value (nearest), all others keep theirs. A map
-    whose edges are already steps is left as it is."""
+    more than ``threshold`` take the snapped value (nearest), all others keep theirs. In a map
+    whose edges are already steps only the ramps with no sharp step in their window are
+    snapped, and only their far-side pixels (``snap_ramps_here(soft_only=True)``)."""
     h, w = disp.shape
     scale = min(1.0, (work_size or WORK_SIZE) / max(h, w))
     small_disp = (
@@ -177,16 +224,15 @@ def snap_ramps(
             interpolation=cv2.INTER_NEAREST,
         )
     )
-    if edges_are_sharp(np.asarray(small_disp, np.float32), threshold):
-        return np.asarray(disp, np.float32)
+    soft_only = edges_are_sharp(np.asarray(small_disp, np.float32), threshold)
     if scale >= 1.0:
-        sharp = snap_ramps_here(disp, guide, threshold)
+        sharp = snap_ramps_here(disp, guide, threshold, soft_only=soft_only)
         moved = np.abs(sharp - disp) > threshold
         return np.where(moved, sharp, disp).astype(np.float32)
     size = (max(2, round(w * scale)), max(2, round(h * scale)))
     small = cv2.resize(disp, size, interpolation=cv2.INTER_AREA)
     small_guide = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
-    sharp = snap_ramps_here(small, small_guide, threshold)
+    sharp = snap_ramps_here(small, small_guide, threshold, soft_only=soft_only)
     moved = (np.abs(sharp - small) > threshold).astype(np.uint8)
     if not moved.any():
         return np.asarray(disp, np.float32)

@@ -189,3 +189,32 @@ def test_a_map_with_step_edges_is_left_to_the_median_a_soft_one_is_snapped() -> 
     assert edges_are_sharp(exact, 0.04) and not edges_are_sharp(soft, 0.04)
     np.testing.assert_array_equal(snap_ramps(exact, guide, 0.04), exact)
     assert np.abs(snap_ramps(soft, guide, 0.04) - soft).max() > 0.1
+
+
+def test_a_soft_edge_in_a_map_of_sharp_ones_is_still_snapped() -> None:
+    """A network's map is mostly steps (its prediction at about the photo's size) but one edge
+    came out as a ramp with a halo over the background: the map as a whole reads as sharp, yet
+    that ramp is snapped (its halo back to the background) and cut at the colour edge, so it
+    does not stretch. The box's sharp edges are left to the median."""
+    from pipeline.ldi.ramps import edges_are_sharp
+
+    h, w, edge = 120, 240, 180
+    disp = _soft_edge(h, w, edge, width=12, overshoot=4)
+    disp[:, : edge - 20] = 0.6
+    disp[:, :40] = 0.2
+    disp[10:110, 50:150] = 0.2
+    disp[20:100, 60:140] = 0.9  # a box with step edges
+    rng = np.random.default_rng(7)
+    guide = np.empty((h, w, 3), np.float32)
+    guide[:, :edge] = (0.2, 0.3, 0.8)  # a blue card...
+    guide[:, edge:] = (0.6, 0.55, 0.4)  # ...in front of a beige wall
+    guide[20:100, 60:140] = (0.75, 0.2, 0.15)
+    guide += rng.normal(0, 0.03, guide.shape).astype(np.float32)
+    assert edges_are_sharp(disp, 0.04)
+    pre = preprocess(disp, guide, 0.04, 5, 2, 15.0)
+    cut_cols = [np.nonzero(row[edge - 12 : edge + 12])[0] + edge - 12 for row in pre.cuts.right]
+    assert all(c.size == 1 and abs(int(c[0]) - (edge - 1)) <= 1 for c in cut_cols), cut_cols[:3]
+    assert _linked_span(pre, edge).max() <= 0.1
+    assert np.abs(pre.disp[:, edge:] - 0.2).max() < 0.04
+    # The box's edges stay where they were.
+    assert pre.cuts.right[20:100, 59].all() and pre.cuts.right[20:100, 139].all()
