@@ -72,14 +72,23 @@ def ramp_pixels(disp: np.ndarray, threshold: float, radius: int = 2 * RADIUS) ->
     if not zone.any():
         return zone
     # Local linear regression over the square window with box filters: the offsets x, y are
-    # symmetric and uncorrelated, so slope = E[x d] / E[x^2] per axis.
-    offsets = np.arange(-radius, radius + 1, dtype=np.float64)
-    ones = np.full(size, 1.0 / size)
-    ex2 = float(np.mean(offsets**2))
-    mean = _mean(d, size)
-    exd = cv2.sepFilter2D(d, -1, offsets / size, ones, borderType=cv2.BORDER_REFLECT)
-    eyd = cv2.sepFilter2D(d, -1, ones, offsets / size, borderType=cv2.BORDER_REFLECT)
-    var = _mean(d * d, size) - mean * mean - (exd * exd + eyd * eyd) / ex2
+    # symmetric and uncorrelated, so slope = E[x d] / E[x^2] per axis, and E[x d] is
+    # E[X d] - X E[d] in the map's column coordinate X: box filters only (O(1) per pixel at
+    # any window size), on the map reflected by hand so that a reflected sample keeps its
+    # position in the window.
+    ex2 = float(np.mean(np.arange(-radius, radius + 1, dtype=np.float64) ** 2))
+    h, w = d.shape
+    padded = cv2.copyMakeBorder(d, radius, radius, radius, radius, cv2.BORDER_REFLECT)
+    cols = np.arange(-radius, w + radius, dtype=np.float64)
+    rows = np.arange(-radius, h + radius, dtype=np.float64)[:, None]
+
+    def inner_mean(image: np.ndarray) -> np.ndarray:
+        return _mean(image, size)[radius : radius + h, radius : radius + w]
+
+    mean = inner_mean(padded)
+    exd = inner_mean(padded * cols) - cols[radius : radius + w] * mean
+    eyd = inner_mean(padded * rows) - rows[radius : radius + h] * mean
+    var = inner_mean(padded * padded) - mean * mean - (exd * exd + eyd * eyd) / ex2
     residual = np.sqrt(np.maximum(var, 0.0))
     return zone & (residual > RAMP_RESIDUAL * span) & _in_transit(disp, threshold * TRANSIT_STEP)
 
@@ -153,16 +162,17 @@ def snap_ramps_here(
     lower = (out <= lo + core) & (hi - lo > threshold)
     up_w = _mean(upper.astype(np.float32), size)
     lo_w = _mean(lower.astype(np.float32), size)
-    up_d = _mean(np.where(upper, out, 0.0).astype(np.float32), size) / np.maximum(up_w, 1e-6)
-    lo_d = _mean(np.where(lower, out, 0.0).astype(np.float32), size) / np.maximum(lo_w, 1e-6)
-    up_c = _mean(np.where(upper[..., None], guide, 0.0).astype(np.float32), size)
-    lo_c = _mean(np.where(lower[..., None], guide, 0.0).astype(np.float32), size)
-    up_c /= np.maximum(up_w, 1e-6)[..., None]
-    lo_c /= np.maximum(lo_w, 1e-6)[..., None]
     ys, xs = np.nonzero(ramp & (up_w > 0) & (lo_w > 0))
+    # The cores' mean disparity and colour, divided out at the ramp pixels only.
+    uw = np.maximum(up_w[ys, xs], np.float32(1e-6))
+    lw = np.maximum(lo_w[ys, xs], np.float32(1e-6))
+    du = _mean(np.where(upper, out, 0.0).astype(np.float32), size)[ys, xs] / uw
+    dl = _mean(np.where(lower, out, 0.0).astype(np.float32), size)[ys, xs] / lw
+    cu = _mean(np.where(upper[..., None], guide, 0.0).astype(np.float32), size)[ys, xs]
+    cl = _mean(np.where(lower[..., None], guide, 0.0).astype(np.float32), size)[ys, xs]
+    cu /= uw[:, None]
+    cl /= lw[:, None]
     c = guide[ys, xs]
-    cu, cl = up_c[ys, xs], lo_c[ys, xs]
-    du, dl = up_d[ys, xs], lo_d[ys, xs]
     axis = cu - cl
     contrast2 = np.sum(axis * axis, axis=1)
     # Where the pixel's colour lies between the two cores' (0 = like the far side, 1 = like the
