@@ -54,6 +54,12 @@ TRANSIT_STEP = 1.0 / 16.0
 # A map whose strong edges have one pixel step carrying more than this share of the jump is
 # taken as sharp (see edges_are_sharp).
 SHARP_STEP = 0.6
+# In a map of sharp edges, an edge is soft (snapped, see snap_ramps_here) when no single step
+# carries more than this share of its jump: spread over three pixels or more, as a network's
+# ramp is. A step interpolated over two pixels (a map upsampled bilinearly) is not.
+SOFT_STEP = 0.4
+# Fewer strong-edge pixels than this (at the working size) are no edge to judge or snap.
+MIN_EDGE = 16
 
 
 def _mean(image: np.ndarray, size: int) -> np.ndarray:
@@ -142,8 +148,8 @@ def snap_ramps_here(
     near_soft = None
     if soft_only:
         edge, share = _edge_step_share(out, threshold)
-        soft = (edge & (share <= SHARP_STEP)).view(np.uint8)
-        if not soft.any():
+        soft = (edge & (share <= SOFT_STEP)).view(np.uint8)
+        if np.count_nonzero(soft) < MIN_EDGE:
             return out
         near_soft = cv2.dilate(soft, np.ones((4 * radius + 1, 4 * radius + 1), np.uint8))
     ramp = ramp_pixels(out, threshold, 2 * radius)
@@ -200,7 +206,7 @@ def edges_are_sharp(disp: np.ndarray, threshold: float, radius: int = 4) -> bool
     jump across the window. Such a map is not snapped as a whole, so that a genuinely grazing
     face (the narrow side of a box) keeps its slope; only its soft ramps are (snap_ramps)."""
     edge, share = _edge_step_share(disp, threshold, radius)
-    if edge.sum() < 16:
+    if np.count_nonzero(edge) < MIN_EDGE:
         return True  # nothing to snap
     return bool(np.median(share[edge]) > SHARP_STEP)
 
