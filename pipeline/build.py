@@ -224,9 +224,9 @@ def build_layered(
         return time.perf_counter() - t
 
     # Colour (inpainting) and geometry (links, triangles, UVs; of the colour only the photo's)
-    # read and write disjoint parts of the LDI, so they run side by side: numpy's and OpenCV's loops release the GIL, and on a
-    # machine with two cores or more this hides most of the inpainting. Only the atlas texture
-    # waits for the colours.
+    # read and write disjoint parts of the LDI, so they run side by side: numpy's and OpenCV's
+    # loops release the GIL, and on a machine with two cores or more this hides most of the
+    # inpainting. Only the atlas texture waits for the colours.
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The links first, on every core (two directions in threads); then the inpainting
