@@ -267,6 +267,24 @@ def _coarse_snap(
     return np.where(up_moved, up_sharp, disp).astype(np.float32)
 
 
+def _unsnap_strays(
+    final: np.ndarray, before: np.ndarray, snapped: np.ndarray, near_cut: np.ndarray
+) -> np.ndarray:
+    """Snapping is there to turn a ramp into a step that is cut. A patch of pixels it moved
+    that touches no cut made none (a smooth bump of a network's map split where the cut
+    cleanup then dropped the short step as a fragment): it only left a ridge or a trench in
+    a surface, which stretches from a moved camera. Such patches get their values back."""
+    moved = (snapped != before).view(np.uint8)
+    if not moved.any():
+        return final
+    n, labels = cv2.connectedComponents(moved, connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(labels[near_cut & moved.view(bool)])] = True
+    keep[0] = True  # not moved
+    stray = ~keep[labels]
+    return np.where(stray, before, final).astype(np.float32)
+
+
 def preprocess(
     disp: np.ndarray,
     guide: np.ndarray,
@@ -281,6 +299,7 @@ def preprocess(
         radius = median_size // 2
         # Wide ramps (a network's soft edges) first become steps near the colour edge; the
         # median below then aligns those steps with the photo's edges pixel by pixel.
+        before = np.asarray(disp, np.float32)
         disp = snap_ramps(disp, guide, threshold)
         base = disp
         if max(disp.shape) > 1.5 * WORK_SIZE:
@@ -298,6 +317,7 @@ def preprocess(
         # the ramp's tail, which would tilt the slope the background is grown with.
         near = cv2.dilate(cuts.edge_pixels().view(np.uint8), _NEAR_CUT)
         final = np.where(near.view(bool), sharp, disp).astype(np.float32)
+        final = _unsnap_strays(final, before, disp, near.view(bool))
         # A cut must still separate two surfaces in the disparity handed on: where the swap
         # to the median's values left both sides within the threshold (the corners of a
         # diagonal edge), it would seed "background" growth on the foreground itself.

@@ -218,3 +218,22 @@ def test_a_soft_edge_in_a_map_of_sharp_ones_is_still_snapped() -> None:
     assert np.abs(pre.disp[:, edge:] - 0.2).max() < 0.04
     # The box's edges stay where they were.
     assert pre.cuts.right[20:100, 59].all() and pre.cuts.right[20:100, 139].all()
+
+
+def test_a_snapped_bump_that_no_cut_keeps_gets_its_values_back() -> None:
+    """A short smooth bump in a network's map, with no colour edge (a rise of 2.5 thresholds
+    over 12 px, 9 rows long): the snap splits it in two, the cut cleanup drops the short step
+    as a fragment, and the split must not stay behind as a ridge no cut separates (a streak
+    from a moved camera)."""
+    h, w = 64, 96
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    bump = np.clip((30 - xx) / 12.0, 0, 1) * 0.1 * np.clip(1 - np.abs(yy - 30) / 5.0, 0, 1)
+    disp = (0.5 + bump).astype(np.float32)
+    guide = np.full((h, w, 3), 0.5, np.float32) + (xx / w * 0.05)[..., None]
+    pre = preprocess(disp, guide, 0.04, 5, 1, 15.0)
+    d = pre.disp
+    uncut_x = (np.abs(np.diff(d, axis=1)) > 0.04) & ~pre.cuts.right
+    uncut_y = (np.abs(np.diff(d, axis=0)) > 0.04) & ~pre.cuts.down
+    assert not uncut_x.any() and not uncut_y.any()
+    # The bump is smooth again where nothing was cut.
+    assert np.abs(d - disp).max() < 0.04
