@@ -268,13 +268,15 @@ def _coarse_snap(
 
 
 def _unsnap_strays(
-    final: np.ndarray, before: np.ndarray, snapped: np.ndarray, near_cut: np.ndarray
+    final: np.ndarray, before: np.ndarray, sharpened: np.ndarray, near_cut: np.ndarray
 ) -> np.ndarray:
-    """Snapping is there to turn a ramp into a step that is cut. A patch of pixels it moved
-    that touches no cut made none (a smooth bump of a network's map split where the cut
-    cleanup then dropped the short step as a fragment): it only left a ridge or a trench in
-    a surface, which stretches from a moved camera. Such patches get their values back."""
-    moved = (snapped != before).view(np.uint8)
+    """Sharpening (the ramp snap, then the median where it moved a pixel by more than the
+    threshold: ``sharpened``) is there to turn a ramp into a step that is cut. A patch of
+    pixels it moved that touches no cut made none (a smooth bump of a network's map split
+    where the cut cleanup then dropped the short step as a fragment): it only left a ridge or
+    a trench in a surface, which stretches from a moved camera. Such patches get their values
+    from before the sharpening back."""
+    moved = (sharpened != before).view(np.uint8)
     if not moved.any():
         return final
     n, labels = cv2.connectedComponents(moved, connectivity=8)
