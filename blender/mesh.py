@@ -43,7 +43,9 @@ def build_mesh(name: str, data: "MeshData") -> bpy.types.Mesh:
     mesh.polygons.foreach_set("loop_start", loop_start)
     # A 2D float attribute on face corners is a UV map.
     uv = cast(bpy.types.Float2Attribute, attributes.new("UVMap", "FLOAT2", "CORNER"))
-    uv.data.foreach_set("vector", np.ascontiguousarray(data.uvs[corners], dtype=np.float32).ravel())
+    uv.data.foreach_set(
+        "vector", np.take(np.asarray(data.uvs, np.float32), corners, axis=0).ravel()
+    )
     for attr_name, values in data.attributes.items():
         if values.dtype in (np.bool_, np.int8):
             flags = cast(
