@@ -30,7 +30,7 @@ from . import atlas as atlas_mod
 from . import backdrop as backdrop_mod
 from .mesh_data import MeshData
 from .simplify import auto_block, triangulate
-from .skirts import silhouette_skirts
+from .skirts import Unmixed, silhouette_skirts
 
 # Grown (hidden, inpainted) layers are simplified with this many times the photo layer's
 # depth tolerance: they are seen only from moved cameras, near the outlines that reveal them,
@@ -97,6 +97,8 @@ class TexturePlan:
 
     tiles: list[tuple[int, np.ndarray]]
     backdrop: backdrop_mod.BackdropGrid | None = None
+    # Background pixels beside outlines whose foreground share the skirts draw.
+    unmixed: Unmixed | None = None
 
 
 def ldi_texture(ldi: LDI, plan: TexturePlan) -> np.ndarray:
@@ -105,8 +107,9 @@ def ldi_texture(ldi: LDI, plan: TexturePlan) -> np.ndarray:
     inpainted."""
     tiles = plan.tiles
     backdrop = None if plan.backdrop is None else backdrop_mod.backdrop_colour(ldi, plan.backdrop)
+    photo = ldi.color[0] if plan.unmixed is None else plan.unmixed.apply(ldi.color[0])
     texture, _ = atlas_mod.build_atlas(
-        ldi.color[0], [ldi.color[k] for k, _ in tiles], [t for _, t in tiles], backdrop
+        photo, [ldi.color[k] for k, _ in tiles], [t for _, t in tiles], backdrop
     )
     return texture
 
@@ -165,10 +168,11 @@ def ldi_geometry(
     triangles = v.triangles
     layer_attr = v.layer.astype(np.int32)
     inpainted_attr = ((ldi.flags[v.layer, v.y, v.x] & INPAINTED) != 0).astype(np.int8)
+    unmixed = None
     if skirts:
         sk = silhouette_skirts(ldi, z_of_disp, intrinsics, lay, vertices.shape[0])
         if sk is not None:
-            sk_vertices, sk_uvs, sk_tris = sk
+            sk_vertices, sk_uvs, sk_tris, unmixed = sk
             vertices = np.concatenate([vertices, sk_vertices])
             uvs = np.concatenate([uvs, sk_uvs])
             triangles = np.concatenate([v.triangles, sk_tris])
@@ -195,7 +199,7 @@ def ldi_geometry(
         intrinsics=intrinsics,
         attributes={"layer": layer_attr, "inpainted": inpainted_attr},
     )
-    return mesh, TexturePlan(v.tiles_of, grid)
+    return mesh, TexturePlan(v.tiles_of, grid, unmixed)
 
 
 def _layer_images(

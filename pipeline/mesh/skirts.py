@@ -6,6 +6,7 @@ background along outlines, and moved views draw each outline where the photo put
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,7 +21,7 @@ def silhouette_skirts(
     intrinsics: Intrinsics,
     lay: atlas_mod.AtlasLayout,
     base: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Unmixed] | None:
     """Strips that extend the photo's foreground up to its true silhouette.
 
     Lattice vertices sit at pixel centres, but a foreground object's outline lies at least on
@@ -39,6 +40,7 @@ def silhouette_skirts(
     d0 = ldi.disp[0]
     v0 = ldi.valid[0]
     verts, uvs, tris = [], [], []
+    unmixed: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     n = base
     # (direction name, q offset from p, strip runs along axis) for the four cut orientations.
     # A layer-0 pair is cut when it is not linked layer 0 to layer 0 (the background side may
@@ -82,7 +84,9 @@ def silhouette_skirts(
             img_y = ys + np.float32(0.5 - m)
             out_y, out_x = src_y[2 * k :], src_x[2 * k :]
             dy, dx = int(np.sign(shift[1])), int(np.sign(shift[0]))
-            reach = np.float32(0.5) + outline_coverage(ldi, out_y, out_x, dy, dx)
+            share, colour = _outline_mix(ldi, out_y, out_x, dy, dx)
+            unmixed.append((out_y + dy, out_x + dx, share, colour))
+            reach = np.float32(0.5) + share
             img_x[2 * k :] += np.float32(dx) * reach
             img_y[2 * k :] += np.float32(dy) * reach
             d = d0[src_y, src_x]
@@ -98,13 +102,37 @@ def silhouette_skirts(
     if not verts:
         return None
     vertices = np.concatenate(verts)
+    uy, ux, us, uc = (np.concatenate(parts) for parts in zip(*unmixed, strict=True))
+    # A pixel next to two edge samples (a corner, two strips) keeps the larger share taken
+    # out: the later write wins.
+    order = np.argsort(us, kind="stable")
+    taken = us[order] > 0
+    out = Unmixed(uy[order][taken], ux[order][taken], uc[order][taken])
     triangles = np.concatenate(tris)
     # Orientation: make every strip face the camera.
     e1 = vertices[triangles[:, 1] - base] - vertices[triangles[:, 0] - base]
     e2 = vertices[triangles[:, 2] - base] - vertices[triangles[:, 0] - base]
     facing = np.einsum("ij,ij->i", np.cross(e1, e2), -vertices[triangles[:, 0] - base]) < 0
     triangles[facing] = triangles[facing][:, [0, 2, 1]]
-    return vertices, np.concatenate(uvs), triangles.astype(np.int32)
+    return vertices, np.concatenate(uvs), triangles.astype(np.int32), out
+
+
+@dataclass
+class Unmixed:
+    """The photo's colour at background pixels whose foreground share a skirt now draws:
+    (ys, xs) lattice positions and their colours with that share taken out."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    colours: np.ndarray
+
+    def apply(self, photo: np.ndarray) -> np.ndarray:
+        """A copy of ``photo`` (layer 0's colour) with these pixels unmixed."""
+        if self.ys.size == 0:
+            return photo
+        out = photo.copy()
+        out[self.ys, self.xs] = self.colours
+        return out
 
 
 # The farthest a strip reaches into the background's first pixel (its centre is at 1 px): it
@@ -119,6 +147,17 @@ def outline_coverage(ldi: LDI, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int)
     the foreground's colour, its colour projected on the line from the clean background one
     pixel further out to the edge sample's own colour. 0 where there is no clean background
     pixel beyond it (the lattice's end, a second step) or no colour difference to measure."""
+    return _outline_mix(ldi, ys, xs, dy, dx)[0]
+
+
+def _outline_mix(
+    ldi: LDI, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``outline_coverage``'s share, and the background pixel's colour with that share of the
+    foreground taken out (``mixed - share * (fg - bg)``, in the photo's dtype). The skirt draws
+    that share in the foreground's colour: left in the pixel too, the background would carry
+    it to wherever a moved camera shows it, a line of the outline's colour in the revealed
+    background."""
     h, w = ldi.shape
     d0 = ldi.disp[0]
     y1, x1 = ys + dy, xs + dx
@@ -136,7 +175,12 @@ def outline_coverage(ldi: LDI, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int)
     norm = (span * span).sum(axis=1)
     ok &= norm > 0.0
     share = ((mixed - bg) * span).sum(axis=1) / np.where(ok, norm, np.float32(1.0))
-    return np.where(ok, np.clip(share, 0.0, MAX_COVERAGE), 0.0).astype(np.float32)
+    share = np.where(ok, np.clip(share, 0.0, MAX_COVERAGE), 0.0).astype(np.float32)
+    unmixed = mixed - share[:, None] * span
+    if np.issubdtype(colour.dtype, np.integer):
+        top = np.iinfo(colour.dtype).max
+        unmixed = np.clip(np.rint(unmixed), 0, top)
+    return share, unmixed.astype(colour.dtype)
 
 
 def _extrapolate_out(

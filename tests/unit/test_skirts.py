@@ -66,3 +66,29 @@ def test_the_skirt_stays_short_of_the_background_sample() -> None:
     # before that pixel's own centre, where the background's surface starts.
     left, _ = outline_x(0.9, 0.0)
     assert left == pytest.approx(28.0 - skirts_mod.MAX_COVERAGE, abs=0.01)
+
+
+def test_the_share_a_skirt_draws_is_taken_out_of_the_background_pixel() -> None:
+    """The wall pixels beside the square keep their colour less the red share the skirts now
+    draw, so a camera that moves and shows them beside the revealed wall shows wall colour,
+    not a line of the square's red; pixels away from the outline keep the photo's colour."""
+    disp = np.full((H, W), 0.25, np.float32)
+    disp[20:44, 28:56] = 1.0
+    rgb = np.empty((H, W, 3), np.uint8)
+    rgb[:] = WALL.astype(np.uint8)
+    rgb[20:44, 28:56] = RED.astype(np.uint8)
+    rgb[20:44, 27] = np.round(0.3 * RED + 0.7 * WALL).astype(np.uint8)
+    pre = preprocess(disp, rgb.astype(np.float32) / 255.0, THRESHOLD, 5, 1, 0)
+    ldi = build_ldi(pre.disp, pre.cuts, rgb, THRESHOLD, 10, 2, 12, 0)
+    skirts = skirts_mod.silhouette_skirts(
+        ldi, lambda d: 1.0 / d, INTRINSICS, atlas_mod.layout((H, W), 0), base=0
+    )
+    assert skirts is not None
+    photo = skirts[3].apply(ldi.color[0])
+    assert photo is not ldi.color[0]
+    # Column 27, along the outline away from the corners: back to the wall's colour.
+    np.testing.assert_allclose(photo[22:42, 27].astype(float), np.tile(WALL, (20, 1)), atol=2)
+    assert np.abs(ldi.color[0][22:42, 27].astype(float) - WALL).max() > 50  # it was mixed
+    # Everything else is the photo's own colour.
+    changed = np.any(photo != ldi.color[0], axis=-1)
+    assert not changed[:, :26].any() and not changed[:, 29:].any()
