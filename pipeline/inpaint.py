@@ -14,8 +14,9 @@ image. Known pixels must come back unchanged (the driver re-imposes them anyway)
 Registry (``get_inpainter(name)``):
 
 * ``"pushpull"`` (default): multi-scale push-pull interpolation (Gaussian pyramid of
-  premultiplied colour and weights, then coarse-to-fine fill). O(N), ~10 ms per megapixel
-  crop; smooth, and it never pulls colour from the masked foreground. Measured on our
+  premultiplied colour and weights, then coarse-to-fine fill; a level's own average wins
+  from weight 1/64, so the nearest context's colour carries far into the band). O(N),
+  ~10 ms per megapixel crop; smooth, and it never pulls colour from the masked foreground. Measured on our
   ground-truth benchmark it scores better PSNR/SSIM on disoccluded pixels than the texture
   synthesising FSR at a tiny fraction of the time.
 * ``"telea"``: OpenCV's fast-marching inpainting (Telea 2004), the floor.
@@ -45,7 +46,18 @@ class Inpainter(Protocol):
     def __call__(self, image: np.ndarray, known: np.ndarray) -> np.ndarray: ...
 
 
-def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+# How soon a pyramid level's own average wins over the coarser one: a pixel keeps its own
+# average from weight 1 / CONFIDENCE on. The frame margin's smooth continuation uses 4; the
+# revealed background behind outlines uses GROWN_CONFIDENCE, so the nearest context's colour
+# carries further before wider averages (sky and the leaves beside it: grey) take over.
+# Ground truth, LDI behind outlines, exact and soft depth: +0.14 to +0.81 dB with 64 (16:
+# +0.15 to +0.72), network depth within 0.05 dB; 64 also in the frame margin cost 0.4 dB on
+# cards.
+CONFIDENCE = 4.0
+GROWN_CONFIDENCE = 64.0
+
+
+def push_pull(image: np.ndarray, known: np.ndarray, confidence: float = CONFIDENCE) -> np.ndarray:
     """Fill unknown pixels by coarse-to-fine interpolation of the known ones."""
     h, w = known.shape
     image = np.ascontiguousarray(image, np.float32)
@@ -68,9 +80,10 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     # np.where below: stop one level early (saves several full-size passes).
     for c, wgt in reversed(levels[1:-1]):
         up = cv2.pyrUp(filled, dstsize=(wgt.shape[1], wgt.shape[0]))
-        # Confidence: a pixel with weight >= 0.25 at this level keeps its own average.
+        # A pixel with weight >= 1 / confidence at this level keeps its own average.
         # (Per-pixel factors repeated per channel, as above.)
-        alpha = np.repeat(np.clip(wgt * 4.0, 0.0, 1.0).reshape(-1), channels).reshape(c.shape)
+        alpha = np.clip(wgt * np.float32(confidence), 0.0, 1.0)
+        alpha = np.repeat(alpha.reshape(-1), channels).reshape(c.shape)
         own = c / np.repeat(np.maximum(wgt, 1e-8).reshape(-1), channels).reshape(c.shape)
         filled = own * alpha + up * (1.0 - alpha)
     if len(levels) > 1:
@@ -78,6 +91,11 @@ def push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     out = np.ascontiguousarray(filled, np.float32)
     np.copyto(out.reshape(-1), image.reshape(-1), where=np.repeat(known.reshape(-1), channels))
     return out
+
+
+def grown_push_pull(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The default inpainter: push-pull with ``GROWN_CONFIDENCE``."""
+    return push_pull(image, known, GROWN_CONFIDENCE)
 
 
 def telea(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -146,7 +164,7 @@ class TorchScriptInpainter:
 
 
 _REGISTRY: dict[str, Callable[[], Inpainter]] = {
-    "pushpull": lambda: push_pull,
+    "pushpull": lambda: grown_push_pull,
     "telea": lambda: telea,
     "fsr": lambda: fsr,
 }
