@@ -17,6 +17,11 @@ surface is its shape and the photo:
   colour. Where the two cores look alike (no colour edge), the pixel keeps the side of the
   midpoint its own disparity is on, so the ramp is still split into two surfaces rather than
   stretched.
+* **One split.** A ramp pixel whose window holds only one of the two cores is left as it is
+  (a slope, or a ramp wider than the window), except in a stripe a pixel or two wide between
+  the two sides of a split: there it takes the nearer side as well, so that the split is one
+  step, which is cut, and not two steps around a layer too thin to mesh, of which the cut
+  cleanup keeps one (see ``_close_the_split``).
 
 A map whose edges are mostly steps already (a rendered depth, or a network's prediction at
 about the photo's own size) is not snapped as a whole (see ``edges_are_sharp``): a grazing face
@@ -60,6 +65,9 @@ SHARP_STEP = 0.6
 SOFT_STEP = 0.4
 # Fewer strong-edge pixels than this (at the working size) are no edge to judge or snap.
 MIN_EDGE = 16
+# Widest stripe of unsnapped ramp pixels between the two sides of a split that joins a side
+# (_close_the_split): the layers find_cuts merges into one step (preprocess.STAIR_RULES).
+STRIPE = 2
 
 
 def _mean(image: np.ndarray, size: int) -> np.ndarray:
@@ -196,8 +204,92 @@ def snap_ramps_here(
     # side (a network's halo over the background); ramp pixels that look like the near side
     # may be a real surface sloping away from the edge (the grazing face of a box) and stay.
     near = out[ys, xs] if soft_only else du
-    out[ys, xs] = np.where(vote > 0, near, dl)
+    up = vote > 0
+    out[ys, xs] = np.where(up, near, dl)
+    _close_the_split(out, ramp, ys, xs, up, soft_only)
     return out
+
+
+def _close_the_split(
+    out: np.ndarray,
+    ramp: np.ndarray,
+    ys: np.ndarray,
+    xs: np.ndarray,
+    up: np.ndarray,
+    soft_only: bool,
+) -> None:
+    """Ramp pixels whose own window holds one core only (a pixel in the middle of a ramp
+    wider than the window, or of a smooth slope) are not snapped above. Where such pixels
+    form a stripe at most ``STRIPE`` pixels wide between snapped pixels of the two sides
+    (along a row or a column: a pixel that went up on one side, one that went down on the
+    other), the split would be two steps around a layer too thin to mesh, and the cut
+    cleanup keeps only one of them (``STAIR_RULES`` in preprocess): the other stays as a step
+    no cut separates, and stretches from a moved camera. Each such pixel takes the side it
+    is closer to in disparity, and the new value of the snapped pixel that bounds the stripe
+    on that side (with ``soft_only`` the near side keeps its values, as above), so that the
+    split is one step. Wider gaps, and pixels beside the end of a split, stay as they are:
+    the split does not grow into a slope."""
+    left = ramp.copy()
+    left[ys, xs] = False
+    if not left.any():
+        return
+    side = np.zeros(out.shape, np.int8)
+    side[ys, xs] = np.where(up, 1, 2)
+    # Only pixels within STRIPE along a row or column of both sides can be in such a stripe.
+    reach = np.zeros((2 * STRIPE + 1, 2 * STRIPE + 1), np.uint8)
+    reach[STRIPE, :] = reach[:, STRIPE] = 1
+    near_up = cv2.dilate((side == 1).view(np.uint8), reach).view(bool)
+    near_down = cv2.dilate((side == 2).view(np.uint8), reach).view(bool)
+    ly, lx = np.nonzero(left & near_up & near_down)
+    if ly.size == 0:
+        return
+    found_x, up_x, down_x = _stripe(side, out, ly, lx, axis=1)
+    found_y, up_y, down_y = _stripe(side, out, ly, lx, axis=0)
+    fill = found_x | found_y
+    if not fill.any():
+        return
+    # Where both axes find a stripe, the one across it is the axis whose sides differ more.
+    use_x = found_x & (~found_y | (np.abs(up_x - down_x) >= np.abs(up_y - down_y)))
+    to_up = np.where(use_x, up_x, up_y)[fill]
+    to_down = np.where(use_x, down_x, down_y)[fill]
+    ly, lx = ly[fill], lx[fill]
+    d = out[ly, lx]  # not snapped: the input's values
+    near = d if soft_only else to_up
+    out[ly, lx] = np.where(np.abs(d - to_up) < np.abs(d - to_down), near, to_down)
+
+
+def _stripe(
+    side: np.ndarray, values: np.ndarray, ys: np.ndarray, xs: np.ndarray, axis: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At the unlabelled pixels (``ys``, ``xs``): whether their nearest labelled pixels
+    before and after them along ``axis`` (``side`` 1 = went up, 2 = went down, 0 = not
+    snapped) carry different labels and are at most ``STRIPE + 1`` apart, and the ``values``
+    of the one that went up and of the one that went down (zero where not)."""
+    n = side.shape[axis]
+    pos = xs if axis == 1 else ys
+
+    def at(offset: int) -> tuple[np.ndarray, np.ndarray]:
+        q = np.clip(pos + offset, 0, n - 1)
+        where = (ys, q) if axis == 1 else (q, xs)
+        inside = (pos + offset >= 0) & (pos + offset < n)
+        return np.where(inside, side[where], 0), values[where]
+
+    labels = {o: at(o) for o in range(-STRIPE, STRIPE + 1) if o != 0}
+    found = np.zeros(ys.size, bool)
+    up = np.zeros(ys.size, np.float32)
+    down = np.zeros(ys.size, np.float32)
+    for a in range(1, STRIPE + 1):
+        for b in range(1, STRIPE + 2 - a):
+            (sa, va), (sb, vb) = labels[-a], labels[b]
+            hit = (sa > 0) & (sb > 0) & (sa != sb)
+            for i in range(1, a):
+                hit &= labels[-i][0] == 0
+            for j in range(1, b):
+                hit &= labels[j][0] == 0
+            found |= hit
+            up = np.where(hit, np.where(sa == 1, va, vb), up)
+            down = np.where(hit, np.where(sa == 1, vb, va), down)
+    return found, up, down
 
 
 def edges_are_sharp(disp: np.ndarray, threshold: float, radius: int = 4) -> bool:

@@ -237,3 +237,35 @@ def test_a_snapped_bump_that_no_cut_keeps_gets_its_values_back() -> None:
     assert not uncut_x.any() and not uncut_y.any()
     # The bump is smooth again where nothing was cut.
     assert np.abs(d - disp).max() < 0.04
+
+
+def test_a_split_ramp_keeps_no_stripe_between_its_two_sides() -> None:
+    """A ridge in a network's map with no colour edge (a flat grey wall): a plain step up from
+    the background, then a smooth descent, steep at first and with a long tail (8 + 12 rows).
+    The snap splits the descent, but the pixel in its middle sees only one core in its own
+    window and is not snapped: left between the two sides it made two steps, one pixel apart,
+    where the cleanup keeps only one cut and the other stays as a step the mesh stretches
+    over. It must take a side, so that the split is one step, and cut."""
+    h, w, top = 80, 60, 20
+    y = np.arange(h, dtype=np.float32)
+    hi, lo = 0.6, 0.2
+    mid = 0.5 * (hi + lo)
+    u1 = np.clip((y - top) / 8.0, 0, 1)
+    u2 = np.clip((y - top - 8.0) / 12.0, 0, 1)
+    profile = np.where(
+        u2 > 0,
+        mid - (mid - lo) * np.sin(np.pi / 2 * u2),
+        hi - (hi - mid) * (1 - np.cos(np.pi / 2 * u1)),
+    )
+    disp = np.repeat(np.where(y < top, lo, profile)[:, None], w, axis=1).astype(np.float32)
+    assert np.abs(np.diff(disp[top:], axis=0)).max() < 0.04  # the descent: no step
+    guide = np.full((h, w, 3), 0.5, np.float32)
+    pre = preprocess(disp, guide, 0.04, 5, 1, 15.0)
+    d = pre.disp
+    uncut_y = (np.abs(np.diff(d, axis=0)) > 0.04) & ~pre.cuts.down
+    uncut_x = (np.abs(np.diff(d, axis=1)) > 0.04) & ~pre.cuts.right
+    assert not uncut_y.any() and not uncut_x.any()
+    # What linked neighbours still span over the descent (a rubber sheet: all 0.4) is small.
+    linked = np.abs(np.diff(d[top:], axis=0))
+    linked[pre.cuts.down[top:]] = 0.0
+    assert linked.sum(axis=0).max() <= 0.1
