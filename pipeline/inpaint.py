@@ -16,9 +16,9 @@ Registry (``get_inpainter(name)``):
 * ``"pushpull"`` (default): multi-scale push-pull interpolation (Gaussian pyramid of
   premultiplied colour and weights, then coarse-to-fine fill; a level's own average wins
   from weight 1/64, so the nearest context's colour carries far into the band). O(N),
-  ~10 ms per megapixel crop; smooth, and it never pulls colour from the masked foreground. Measured on our
-  ground-truth benchmark it scores better PSNR/SSIM on disoccluded pixels than the texture
-  synthesising FSR at a tiny fraction of the time.
+  ~10 ms per megapixel crop; smooth, and it never pulls colour from the masked foreground.
+  Measured on our ground-truth benchmark it scores better PSNR/SSIM on disoccluded pixels
+  than the texture synthesising FSR at a tiny fraction of the time.
 * ``"telea"``: OpenCV's fast-marching inpainting (Telea 2004), the floor.
 * ``"fsr"``: OpenCV xphoto Frequency Selective Reconstruction (fast variant) on the crop at a
   reduced resolution (it costs seconds per 0.1 MP), upsampled and merged with a push-pull base.
@@ -50,9 +50,9 @@ class Inpainter(Protocol):
 # average from weight 1 / CONFIDENCE on. The frame margin's smooth continuation uses 4; the
 # revealed background behind outlines uses GROWN_CONFIDENCE, so the nearest context's colour
 # carries further before wider averages (sky and the leaves beside it: grey) take over.
-# Ground truth, LDI behind outlines, exact and soft depth: +0.14 to +0.81 dB with 64 (16:
-# +0.15 to +0.72), network depth within 0.05 dB; 64 also in the frame margin cost 0.4 dB on
-# cards.
+# Ground truth, LDI behind outlines, exact and soft depth: +0.07 to +0.81 dB with 64 (16:
+# +0.08 to +0.72), network depth within 0.05 dB; 64 in the frame margin too cost 0.4 dB on
+# the cards' disoccluded pixels.
 CONFIDENCE = 4.0
 GROWN_CONFIDENCE = 64.0
 

@@ -104,10 +104,13 @@ def silhouette_skirts(
     vertices = np.concatenate(verts)
     uy, ux, us, uc = (np.concatenate(parts) for parts in zip(*unmixed, strict=True))
     # A pixel next to two edge samples (a corner, two strips) keeps the larger share taken
-    # out: the later write wins.
-    order = np.argsort(us, kind="stable")
-    taken = us[order] > 0
-    out = Unmixed(uy[order][taken], ux[order][taken], uc[order][taken])
+    # out: one entry per pixel, the largest share's (numpy leaves the order of repeated
+    # fancy-index writes unspecified).
+    order = np.argsort(-us, kind="stable")
+    _, first = np.unique(uy[order].astype(np.int64) * w + ux[order], return_index=True)
+    pick = order[first]
+    pick = pick[us[pick] > 0]
+    out = Unmixed(uy[pick], ux[pick], uc[pick])
     triangles = np.concatenate(tris)
     # Orientation: make every strip face the camera.
     e1 = vertices[triangles[:, 1] - base] - vertices[triangles[:, 0] - base]
