@@ -151,3 +151,32 @@ def proto_classes(
         n: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{package}.{n}"))
         for n in wanted
     }
+
+
+def photo_region_offsets(texture: np.ndarray, rgb: np.ndarray, tolerance: float = 0) -> list[int]:
+    """Offsets m where ``rgb`` sits in ``texture`` at (m, m), pixel for pixel up to
+    ``tolerance`` except at most 3 % of the pixels: the background pixels beside outlines,
+    whose colour the silhouette skirts unmix (``pipeline.mesh.skirts``)."""
+    h, w = rgb.shape[:2]
+    found = []
+    for m in range(min(texture.shape[0] - h, texture.shape[1] - w) + 1):
+        region = texture[m : m + h, m : m + w].astype(np.float64)
+        same = np.abs(region - rgb).max(axis=-1) <= tolerance
+        if same.mean() >= 0.97:
+            found.append(m)
+    return found
+
+
+def assert_only_outline_pixels_unmixed(
+    region: np.ndarray, rgb: np.ndarray, depth: np.ndarray
+) -> None:
+    """The atlas's photo region is the photo, except background pixels right beside a depth
+    edge (a 4-neighbour is nearer), which the skirts unmix; those do change."""
+    changed = np.any(region != rgb, axis=-1)
+    beside = np.zeros(depth.shape, bool)
+    beside[:, :-1] |= depth[:, 1:] < depth[:, :-1]
+    beside[:, 1:] |= depth[:, :-1] < depth[:, 1:]
+    beside[:-1, :] |= depth[1:, :] < depth[:-1, :]
+    beside[1:, :] |= depth[:-1, :] < depth[1:, :]
+    assert not (changed & ~beside).any()
+    assert changed.any()

@@ -4,6 +4,7 @@ levels 0..SAFE_MIP_LEVEL reads another chart."""
 from __future__ import annotations
 
 import numpy as np
+from helpers import assert_only_outline_pixels_unmixed, photo_region_offsets
 
 from pipeline.build import build_mesh
 from pipeline.io.depth_file import DepthMap
@@ -13,6 +14,11 @@ from pipeline.settings import PipelineSettings
 
 
 def _mesh():
+    mesh, rgb, settings, _ = _mesh_and_depth()
+    return mesh, rgb, settings
+
+
+def _mesh_and_depth():
     h, w = 96, 128
     depth = np.full((h, w), 4.0, np.float32)
     depth[20:70, 30:60] = 1.5
@@ -21,23 +27,20 @@ def _mesh():
     rgb = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
     photo = Photo("p.png", rgb, None, None, 1)
     settings = PipelineSettings(depth_kind="DEPTH", median_size=0, min_edge_length=0)
-    return build_mesh(photo, DepthMap("DEPTH", depth), settings), rgb, settings
+    return build_mesh(photo, DepthMap("DEPTH", depth), settings), rgb, settings, depth
 
 
 def test_layer0_reuses_the_photo_pixels() -> None:
-    mesh, rgb, settings = _mesh()
+    mesh, rgb, settings, depth = _mesh_and_depth()
     tex = mesh.texture
     # The frame margin is at least frame_margin (more where the camera moves need it): the
-    # photo sits in the texture at (margin, margin), pixel for pixel.
-    found = [
-        m
-        for m in range(int(round(settings.frame_margin * 128)), 64)
-        if tex.shape[0] >= m + 96
-        and tex.shape[1] >= m + 128
-        and np.array_equal(tex[m : m + 96, m : m + 128], rgb)
-    ]
+    # photo sits in the texture at (margin, margin), pixel for pixel but for the background
+    # pixels beside the outlines, whose foreground share the skirts draw instead.
+    found = photo_region_offsets(tex, rgb)
     assert len(found) == 1, found
     margin = found[0]
+    assert margin >= int(round(settings.frame_margin * 128))
+    assert_only_outline_pixels_unmixed(tex[margin : margin + 96, margin : margin + 128], rgb, depth)
     # Original-photo vertices sample the photo's own texels (texel centres, exact).
     th, tw = tex.shape[:2]
     layer0 = (mesh.attributes["layer"] == 0) & (mesh.attributes["inpainted"] == 0)
