@@ -84,7 +84,7 @@ def silhouette_skirts(
             img_y = ys + np.float32(0.5 - m)
             out_y, out_x = src_y[2 * k :], src_x[2 * k :]
             dy, dx = int(np.sign(shift[1])), int(np.sign(shift[0]))
-            share, colour = _outline_mix(ldi, out_y, out_x, dy, dx)
+            share, colour = outline_coverage(ldi, out_y, out_x, dy, dx)
             unmixed.append((out_y + dy, out_x + dx, share, colour))
             reach = np.float32(0.5) + share
             img_x[2 * k :] += np.float32(dx) * reach
@@ -144,23 +144,19 @@ class Unmixed:
 MAX_COVERAGE = 0.45
 
 
-def outline_coverage(ldi: LDI, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int) -> np.ndarray:
+def outline_coverage(
+    ldi: LDI, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int
+) -> tuple[np.ndarray, np.ndarray]:
     """How far (in px, 0..``MAX_COVERAGE``) the outline of each foreground edge sample (ys, xs)
     of layer 0 lies inside its background neighbour (ys + dy, xs + dx): that pixel's share of
     the foreground's colour, its colour projected on the line from the clean background one
     pixel further out to the edge sample's own colour. 0 where there is no clean background
-    pixel beyond it (the lattice's end, a second step) or no colour difference to measure."""
-    return _outline_mix(ldi, ys, xs, dy, dx)[0]
+    pixel beyond it (the lattice's end, a second step) or no colour difference to measure.
 
-
-def _outline_mix(
-    ldi: LDI, ys: np.ndarray, xs: np.ndarray, dy: int, dx: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``outline_coverage``'s share, and the background pixel's colour with that share of the
-    foreground taken out (``mixed - share * (fg - bg)``, in the photo's dtype). The skirt draws
-    that share in the foreground's colour: left in the pixel too, the background would carry
-    it to wherever a moved camera shows it, a line of the outline's colour in the revealed
-    background."""
+    Also returns that neighbour's colour with the share of the foreground taken out
+    (``mixed - share * (fg - bg)``, in the photo's dtype). The skirt draws that share in the
+    foreground's colour: left in the pixel too, the background would carry it to wherever a
+    moved camera shows it, a line of the outline's colour in the revealed background."""
     h, w = ldi.shape
     d0 = ldi.disp[0]
     y1, x1 = ys + dy, xs + dx
