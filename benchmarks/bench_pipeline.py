@@ -13,7 +13,7 @@ Each (size, mode) runs in a fresh subprocess so that its peak RSS is its own. Th
 bundled sample scaled up to the size (photo with INTER_CUBIC, depth bilinearly, as the depth
 backends resize a network's prediction to the photo), written to a temporary folder. Besides
 the pipeline (median time, peak RSS) it reports the geometry's working size, the texture's
-size, the worker's hand-over (.npz written and read back: size, seconds, peak RSS after) and,
+size, the worker's hand-over (result file written and read back: size, seconds, peak RSS after) and,
 unless --no-blender, the Blender mesh and texture build. Prints a markdown table.
 
 The subprocess sets up its allocator as the worker does for a build
@@ -114,17 +114,19 @@ def child(
         "texture": f"{mesh.texture.shape[1]}x{mesh.texture.shape[0]}",
         "pipeline_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    # The worker's hand-over to Blender: the .npz written by the worker, read by Blender.
+    # The worker's hand-over to Blender: the result file written by the worker, read by
+    # Blender (here without the quads and PNG the worker adds).
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "result.npz"
+        path = Path(tmp) / "result.mesh"
         t0 = time.perf_counter()
-        mesh.save_npz(path)
-        out["npz_save_s"] = time.perf_counter() - t0
-        out["npz_mb"] = path.stat().st_size / 1e6
+        with open(path, "wb") as f:
+            mesh.save(f)
+        out["handover_save_s"] = time.perf_counter() - t0
+        out["handover_mb"] = path.stat().st_size / 1e6
         t0 = time.perf_counter()
-        mesh = MeshData.load_npz(path)
-        out["npz_load_s"] = time.perf_counter() - t0
-    out["npz_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        mesh = MeshData.load(path)
+        out["handover_load_s"] = time.perf_counter() - t0
+    out["handover_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if blender:
         import importlib
 
@@ -213,7 +215,7 @@ def main() -> int:
 
     print(
         f"| size | mode | pipeline s (median of {args.runs}) | CPU s | stages s | geometry | triangles "
-        "| texture | pipeline peak RSS MB | .npz MB (save s, load s, peak RSS MB) "
+        "| texture | pipeline peak RSS MB | hand-over MB (save s, load s, peak RSS MB) "
         "| Blender mesh build s | s per M triangles | Blender texture s | peak RSS incl. Blender MB |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -224,8 +226,8 @@ def main() -> int:
             f"| {size} | {mode} | {r['pipeline_s']:.2f} | {r['pipeline_cpu_s']:.2f} | {stages} | "
             f"{r['geometry']} | "
             f"{r['triangles']:,} | {r['texture']} | {r['pipeline_peak_rss_mb']:.0f} | "
-            f"{r['npz_mb']:.0f} ({r['npz_save_s']:.2f}, {r['npz_load_s']:.2f}, "
-            f"{r['npz_peak_rss_mb']:.0f}) | {r.get('blender_mesh_s', nan):.2f} | "
+            f"{r['handover_mb']:.0f} ({r['handover_save_s']:.2f}, {r['handover_load_s']:.2f}, "
+            f"{r['handover_peak_rss_mb']:.0f}) | {r.get('blender_mesh_s', nan):.2f} | "
             f"{r.get('blender_s_per_mtri', nan):.2f} | {r.get('blender_image_s', nan):.2f} | "
             f"{r.get('total_peak_rss_mb', nan):.0f} |"
         )

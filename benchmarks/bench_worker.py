@@ -5,10 +5,10 @@
 Measures (median of ``--runs``):
 * interpreter start-up: ``python -s -c pass`` with the worker's PYTHONPATH;
 * time to the first progress message of a real job (start-up + imports + job file);
-* the whole job through the worker (start, build, write result.npz, read it back) versus
+* the whole job through the worker (start, build, write result.mesh, read it back) versus
   ``build_photo`` in this process, for a photo of ``--size`` (the bundled sample scaled up):
   the difference is the process boundary's overhead;
-* result.npz size and peak RSS of this process and of the worker children.
+* result.mesh size and peak RSS of this process and of the worker children.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def through_worker(settings: dict) -> dict[str, float]:
     job = build_job(settings).start()
     assert job.wait() is State.DONE, job.details()
     t_done = time.perf_counter()
-    mesh = MeshData.load_npz(job.result["result"])
+    mesh = MeshData.load(job.result["result"])
     t_loaded = time.perf_counter()
     size = Path(job.result["result"]).stat().st_size
     job.release()
@@ -59,7 +59,7 @@ def through_worker(settings: dict) -> dict[str, float]:
         "worker_write": float(job.result["timings"]["write"]),
         "total": t_loaded - t0,
         "load": t_loaded - t_done,
-        "npz_mb": size / 1e6,
+        "result_mb": size / 1e6,
         "triangles": mesh.triangle_count,
     }
 
@@ -100,14 +100,14 @@ def main() -> None:
     )
     print(f"| in-process build_photo | {med(local):.2f} s |")
     print(f"| build inside the worker | {med(w['worker_build'] for w in worker):.2f} s |")
-    print(f"| write result.npz (worker) | {med(w['worker_write'] for w in worker):.2f} s |")
-    print(f"| read result.npz (Blender side) | {med(w['load'] for w in worker):.2f} s |")
+    print(f"| write result.mesh (worker) | {med(w['worker_write'] for w in worker):.2f} s |")
+    print(f"| read result.mesh (Blender side) | {med(w['load'] for w in worker):.2f} s |")
     print(f"| whole job through the worker | {total:.2f} s |")
     print(
         f"| process-boundary overhead | {total - med(local):.2f} s ({(total / med(local) - 1) * 100:.0f} %) |"
     )
     print(
-        f"| result.npz | {med(w['npz_mb'] for w in worker):.0f} MB, {worker[0]['triangles']:,} triangles |"
+        f"| result.mesh | {med(w['result_mb'] for w in worker):.0f} MB, {worker[0]['triangles']:,} triangles |"
     )
     print(f"| peak RSS: this process / worker | {peak_self:.0f} MB / {peak_child:.0f} MB |")
 

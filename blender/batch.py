@@ -105,7 +105,7 @@ def build_mesh(item: Any, args: argparse.Namespace, keywords: dict[str, Any]) ->
             if job.state is State.FAILED and job.error_kind not in ("", "SettingsError"):
                 print(job.details(), file=sys.stderr, flush=True)
             raise PhotoError(job.error_kind or "WorkerError", job.report() + offline_hint(job))
-        return MeshData.load_npz(job.result["result"]), dict(job.result.get("timings") or {})
+        return MeshData.load(job.result["result"]), dict(job.result.get("timings") or {})
     finally:
         job.release()
 

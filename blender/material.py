@@ -6,25 +6,13 @@ import tempfile
 from pathlib import Path
 
 import bpy
-import numpy as np
 
 from . import compat
 
 
-def texture_png(texture: np.ndarray) -> bytes:
-    """The texture atlas as an 8-bit PNG: a 16-bit one would be a float image in Blender (four
-    times the memory at render time, twice the file) for no visible gain on an sRGB photo.
-    Needs no bpy: it runs in a thread while the mesh is built (see scene.build_mesh_and_image)."""
-    from ..pipeline.io.image_io import encode_image
-
-    if texture.dtype == np.uint16:
-        texture = ((texture.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    return encode_image(texture)
-
-
 def build_image(name: str, png: bytes) -> bpy.types.Image:
-    """Pack the PNG (``texture_png``) into the .blend so that saving and reopening loses
-    nothing."""
+    """Pack the PNG (``pipeline.io.image_io.texture_png``) into the .blend so that saving and
+    reopening loses nothing."""
     with tempfile.TemporaryDirectory(prefix="oneshot3d_") as tmp:
         path = Path(tmp) / f"{name}.png"
         path.write_bytes(png)

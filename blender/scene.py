@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 
 from .camera import build_camera
-from .material import build_image, build_material, texture_png
+from .material import build_image, build_material
 from .mesh import build_mesh
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ def build_mesh_and_image(
     """The mesh and the packed texture (each appended to ``created`` once made). The texture's
     PNG is encoded in a thread meanwhile (OpenCV releases the GIL), so on a machine with two
     cores its cost hides behind the mesh's."""
+    from ..pipeline.io.image_io import texture_png
+
     with ThreadPoolExecutor(max_workers=1) as pool:
         png = pool.submit(texture_png, data.texture)
         mesh = build_mesh(mesh_name, data)

@@ -109,7 +109,7 @@ class ONESHOT3D_OT_import_photo(JobOperator, bpy.types.Operator, ImportHelper): 
         from ..pipeline.mesh.mesh_data import MeshData
         from ..pipeline.settings import PipelineSettings
 
-        mesh = MeshData.load_npz(job.result["result"])
+        mesh = MeshData.load(job.result["result"])
         settings = PipelineSettings.from_keywords(self.keywords(context))
         for warning in mesh.warnings:
             self.report({"WARNING"}, warning)

@@ -72,7 +72,7 @@ class ONESHOT3D_OT_rebuild_photo(JobOperator, bpy.types.Operator):
         if obj is None:
             raise KeyError(f"the object {self._target!r} was deleted while rebuilding")
         props = obj.oneshot3d  # type: ignore[attr-defined]
-        data = MeshData.load_npz(job.result["result"])
+        data = MeshData.load(job.result["result"])
         settings = PipelineSettings.from_keywords(self.keywords(obj))
         old_mesh = obj.data
         old_name = old_mesh.name

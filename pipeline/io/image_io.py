@@ -206,6 +206,13 @@ def encode_image(rgb: np.ndarray, suffix: str = ".png", compression: int = 1) ->
     return encoded.tobytes()
 
 
+def texture_png(texture: np.ndarray) -> bytes:
+    """A texture atlas as the 8-bit PNG that Blender packs: a 16-bit one would be a float
+    image in Blender (four times the memory at render time, twice the file) for no visible
+    gain on an sRGB photo."""
+    return encode_image(to_uint8(texture))
+
+
 def write_image_atomic(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     """Write RGB(A) uint8/uint16 to PNG (fast compression) via a temporary file and rename,
     so an interrupted write never leaves a half-written texture."""

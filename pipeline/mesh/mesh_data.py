@@ -49,8 +49,10 @@ class MeshData:
             assert values.shape == (n,), name
         return self
 
-    def save_npz(self, path: str | Path | BinaryIO) -> None:
-        """Uncompressed .npz: the worker's hand-over format (fast to write and read)."""
+    def save(self, f: BinaryIO) -> None:
+        """The worker's hand-over format: the arrays as consecutive .npy records after one
+        record of their names. No zip container: an .npz checksums every byte on writing
+        and on reading, ~40 % of the hand-over's time for a 1 MP photo."""
         arrays = {
             "vertices": self.vertices,
             "triangles": self.triangles,
@@ -63,29 +65,31 @@ class MeshData:
             ),
         }
         arrays.update({f"attr_{k}": v for k, v in self.attributes.items()})
-        np.savez(path, **arrays)
+        np.lib.format.write_array(f, np.array(list(arrays), dtype=str), allow_pickle=False)
+        for value in arrays.values():
+            np.lib.format.write_array(f, np.ascontiguousarray(value), allow_pickle=False)
 
     @classmethod
-    def load_npz(cls, path: str | Path) -> "MeshData":
-        with np.load(path, allow_pickle=False) as z:
-            return cls(
-                vertices=z["vertices"],
-                triangles=z["triangles"],
-                uvs=z["uvs"],
-                texture=z["texture"],
-                intrinsics=Intrinsics.from_tuple(tuple(z["intrinsics"].tolist())),
-                attributes={k[5:]: z[k] for k in z.files if k.startswith("attr_")},
-                warnings=[str(w) for w in z["warnings"]],
-                safe_motion=_safe_motion(z),
-            )
+    def load(cls, path: str | Path) -> "MeshData":
+        """A MeshData written by ``save``."""
+        with open(path, "rb") as f:
+            names = np.lib.format.read_array(f, allow_pickle=False).tolist()
+            z = {name: np.lib.format.read_array(f, allow_pickle=False) for name in names}
+        return cls(
+            vertices=z["vertices"],
+            triangles=z["triangles"],
+            uvs=z["uvs"],
+            texture=z["texture"],
+            intrinsics=Intrinsics.from_tuple(tuple(z["intrinsics"].tolist())),
+            attributes={k[5:]: v for k, v in z.items() if k.startswith("attr_")},
+            warnings=[str(w) for w in z["warnings"]],
+            safe_motion=_safe_motion(z["safe_motion"]),
+        )
 
 
-# Order of the directions in the .npz's "safe_motion" array.
+# Order of the directions in the hand-over's "safe_motion" array.
 SAFE_MOTION_KEYS = ("right", "left", "up", "down")
 
 
-def _safe_motion(z: "np.lib.npyio.NpzFile") -> dict[str, float]:
-    if "safe_motion" not in z.files:
-        return {}
-    values = z["safe_motion"].tolist()
-    return {k: float(v) for k, v in zip(SAFE_MOTION_KEYS, values, strict=True) if v == v}
+def _safe_motion(values: np.ndarray) -> dict[str, float]:
+    return {k: float(v) for k, v in zip(SAFE_MOTION_KEYS, values.tolist(), strict=True) if v == v}

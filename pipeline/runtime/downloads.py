@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -67,6 +65,11 @@ def download_model(
     def fetch(out: BinaryIO) -> None:
         """Stream the download into ``out``; raising (a bad size or hash, a network error, a
         cancel) makes atomic_write drop the file, so nothing unverified gets the final name."""
+        # Here, not at the top: every worker imports this module to check its model files,
+        # and urllib (with http, email and ssl) costs a fresh worker ~35 ms it rarely needs.
+        import urllib.error
+        import urllib.request
+
         digest = hashlib.sha256()
         done = 0
         request = urllib.request.Request(source, headers={"User-Agent": "oneshot3d"})

@@ -18,8 +18,8 @@ protocol stream stays parseable. Exit status: 0 done, 2 a PipelineError (the use
 it), 3 an unexpected error (details and traceback on stderr), 4 the parent died (the worker
 removed its job folder and stopped: nobody would read the result).
 
-The result is an uncompressed ``result.npz`` (``MeshData.save_npz``) written to a temporary
-name and renamed, so the parent never reads half a file.
+The result is ``result.mesh`` (``MeshData.save``: the arrays as they are, no zip, no checksum)
+written to a temporary name and renamed, so the parent never reads half a file.
 """
 
 from __future__ import annotations
@@ -109,15 +109,14 @@ def heartbeat(
             _orphaned(output_dir)  # closed pipe failed the job)
 
 
-def write_npz_atomic(mesh: Any, path: Path) -> None:
-    """``mesh.save_npz`` to ``path`` atomically (written to an open file, np.savez keeps the
-    exact name; it appends .npz to bare paths)."""
-    atomic_write(path, mesh.save_npz, mode=None)  # the worker's private hand-over
+def write_result_atomic(mesh: Any, path: Path) -> None:
+    """``mesh.save`` to ``path`` atomically: the parent never reads half a result."""
+    atomic_write(path, mesh.save, mode=None)  # the worker's private hand-over
 
 
 def run_job(job: dict[str, Any], emit: Emitter) -> int:
     """Run one build job. ``job``: ``settings`` (PipelineSettings fields), ``output_dir``
-    (where result.npz goes), optional ``depth_cache_dir`` and ``env`` (extra variables)."""
+    (where result.mesh goes), optional ``depth_cache_dir`` and ``env`` (extra variables)."""
     from ..build import build_photo
 
     for key, value in (job.get("env") or {}).items():
@@ -156,8 +155,8 @@ def run_job(job: dict[str, Any], emit: Emitter) -> int:
             cache.default_depth_cache_dir = original  # type: ignore[assignment]
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = out_dir / "result.npz"
-    write_npz_atomic(mesh, result)
+    result = out_dir / "result.mesh"
+    write_result_atomic(mesh, result)
     stats: dict[str, int] = {}
     cache_module = sys.modules.get(f"{__package__.rpartition('.')[0]}.depth.cache")
     if cache_module is not None:  # only loaded when a network backend ran

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -10,6 +11,7 @@ from hypothesis.extra.numpy import arrays
 from pipeline.depth.disparity import discontinuities, normalise
 from pipeline.io.intrinsics import Intrinsics
 from pipeline.mesh.baselines import grid_mesh
+from pipeline.mesh.mesh_data import MeshData
 
 
 def check_invariants(depth: np.ndarray, threshold: float | None) -> None:
@@ -92,3 +94,49 @@ depth_maps = arrays(
 @given(depth_maps, st.one_of(st.none(), st.floats(0.001, 1.0)))
 def test_random_depth_maps(depth: np.ndarray, threshold: float | None) -> None:
     check_invariants(depth, threshold)
+
+
+def test_the_hand_over_file_gives_back_every_array_and_field(tmp_path):
+    """MeshData.save / load (the worker's result file): arrays bit for bit with their dtypes,
+    warnings, intrinsics and the safe moves, a direction without an estimate left out."""
+    rng = np.random.default_rng(3)
+    mesh = MeshData(
+        vertices=rng.normal(size=(7, 3)).astype(np.float32),
+        triangles=np.array([[0, 1, 2], [2, 1, 3], [4, 5, 6]], np.int32),
+        uvs=rng.random((7, 2)).astype(np.float32),
+        texture=rng.integers(0, 65535, (5, 6, 3)).astype(np.uint16),
+        intrinsics=Intrinsics(6, 5, 7.5, 3.0, 2.5),
+        attributes={"layer": np.arange(7, dtype=np.int32), "inpainted": np.ones(7, np.int8)},
+        warnings=["Depth map is flat", "ünïcode"],
+        safe_motion={"right": 0.25, "up": 0.5},
+    )
+    path = tmp_path / "result.mesh"
+    with open(path, "wb") as f:
+        mesh.save(f)
+    back = MeshData.load(path).check()
+    for name in ("vertices", "triangles", "uvs", "texture"):
+        a, b = getattr(mesh, name), getattr(back, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert back.attributes.keys() == mesh.attributes.keys()
+    for name, values in mesh.attributes.items():
+        assert back.attributes[name].dtype == values.dtype
+        assert np.array_equal(back.attributes[name], values)
+    assert back.intrinsics == mesh.intrinsics
+    assert back.warnings == mesh.warnings
+    assert back.safe_motion == mesh.safe_motion
+
+
+def test_a_truncated_hand_over_file_is_an_error_not_a_mesh(tmp_path):
+    mesh = MeshData(
+        vertices=np.zeros((3, 3), np.float32),
+        triangles=np.array([[0, 1, 2]], np.int32),
+        uvs=np.zeros((3, 2), np.float32),
+        texture=np.zeros((2, 2, 3), np.uint8),
+        intrinsics=Intrinsics(2, 2, 2.0, 1.0, 1.0),
+    )
+    path = tmp_path / "result.mesh"
+    with open(path, "wb") as f:
+        mesh.save(f)
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(ValueError):
+        MeshData.load(path)
