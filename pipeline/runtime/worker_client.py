@@ -3,7 +3,7 @@
 No bpy here: the Blender operators drive a ``WorkerJob`` from a modal timer (``poll()``
 never blocks) or, in background mode, through ``run_sync``. States:
 
-    STARTING -> RUNNING (first protocol line) -> DONE ("done" line) | FAILED | CANCELLED
+    STARTING -> RUNNING (first protocol line) -> DONE | FAILED | CANCELLED
 
 The child's stdout is read by a thread into a queue (JSON protocol lines); its stderr by a
 second thread into a bounded buffer, whose last lines go into the error report when the child
@@ -41,7 +41,6 @@ STDERR_LINES = 40
 STALL_TIMEOUT_ENV = "ONESHOT3D_WORKER_TIMEOUT"
 # Generous: the heartbeat comes every second, so only a stopped or wedged child stays silent.
 DEFAULT_STALL_TIMEOUT = 120.0
-DONE_EXIT_GRACE = 5.0  # seconds a worker that sent "done" has to exit before release() ends it
 
 
 def default_stall_timeout() -> float | None:
@@ -203,6 +202,8 @@ class WorkerJob:
                 proc.wait(timeout=5.0)
             except subprocess.TimeoutExpired:
                 pass
+        for t in self._threads:
+            t.join(timeout=1.0)
         stage = f" during '{self.progress.message}'" if self.progress.message else ""
         self._fail(
             "WorkerStalled",
@@ -235,11 +236,6 @@ class WorkerJob:
             self.progress = progress_of(message)
         elif kind in ("done", "probe"):
             self.result = message
-            if kind == "done" and self.parse_line is None:
-                # The result is on disk (renamed into place before this line): waiting for
-                # the exit (a big build's heap unmapped) cost ~40 ms. release() reaps it.
-                self.state = State.DONE
-                self.ended_at = time.perf_counter()
         elif kind == "error":
             self.error_kind = str(message.get("kind", "Error"))
             self.error = str(message.get("message", "")) or self.error_kind
@@ -285,20 +281,15 @@ class WorkerJob:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5.0)
+        for t in self._threads:
+            t.join(timeout=1.0)
 
     def _close_pipes(self) -> None:
         proc = self._proc
         if proc is None:
             return
         if proc.poll() is None:
-            if self.state is State.DONE:  # it is exiting by itself: give it the moment it needs
-                try:
-                    proc.wait(timeout=DONE_EXIT_GRACE)
-                except subprocess.TimeoutExpired:
-                    pass
             self._kill()
-        for t in self._threads:  # the process is gone: its streams are at their end
-            t.join(timeout=1.0)
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 try:
