@@ -21,7 +21,7 @@ def build_mesh(name: str, data: "MeshData") -> bpy.types.Mesh:
 
     vertices = np.ascontiguousarray(data.vertices, dtype=np.float32)
     quads, triangles = pair_triangles(vertices, data.triangles)
-    corners = np.concatenate([quads.ravel(), triangles.ravel()]).astype(np.int32)
+    corners = np.concatenate([quads.ravel(), triangles.ravel()])  # int32, as paired
     n_quad, n_tri = quads.shape[0], triangles.shape[0]
     loop_start = np.concatenate(
         [

@@ -28,10 +28,13 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndar
     lengths and the fold test, and the two halves of the edge keys (pairs share their key, so
     each half is matched on its own) for the sort. The result does not depend on the number
     of threads."""
-    tris = np.asarray(triangles, np.int64).reshape(-1, 3)
+    # int32 throughout (only the edge keys need 64 bits): in Blender's process every
+    # temporary is fresh memory, whose page faults made a first call about twice as slow as
+    # a repeated one.
+    tris = np.asarray(triangles, np.int32).reshape(-1, 3)
     n = tris.shape[0]
     if n < 2:
-        return np.zeros((0, 4), np.int32), tris.astype(np.int32)
+        return np.zeros((0, 4), np.int32), tris
     v = np.asarray(vertices, np.float32).reshape(-1, 3)
     bounds = _chunks(n)
     parts = thread_map(lambda r: _longest_edge(v, tris[r[0] : r[1]]), bounds)
@@ -39,7 +42,7 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndar
     start = np.concatenate([p[1] for p in parts])
     end = np.concatenate([p[2] for p in parts])
     low, high = np.minimum(start, end), np.maximum(start, end)
-    key = low * np.int64(v.shape[0]) + high
+    key = low.astype(np.int64) * v.shape[0] + high
     halves = thread_map(lambda h: _shared_edges(key, start, end, low & 1 == h), (0, 1))
     t1 = np.concatenate([h[0] for h in halves])
     t2 = np.concatenate([h[1] for h in halves])
@@ -55,7 +58,7 @@ def pair_triangles(vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndar
     used = np.zeros(n, bool)
     used[t1[ok]] = True
     used[t2[ok]] = True
-    return quad[ok].astype(np.int32), tris[~used].astype(np.int32)
+    return quad[ok], tris[~used]
 
 
 def _chunks(n: int, parts: int = 2) -> list[tuple[int, int]]:
@@ -80,7 +83,7 @@ def _longest_edge(v: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarr
             length[i] += e
     first = (length[0] >= length[1]) & (length[0] >= length[2])
     second = ~first & (length[1] >= length[2])
-    k = np.where(first, 0, np.where(second, 1, 2))
+    k = np.where(first, np.int8(0), np.where(second, np.int8(1), np.int8(2)))
     start = np.where(first, corner[0], np.where(second, corner[1], corner[2]))
     end = np.where(first, corner[1], np.where(second, corner[2], corner[0]))
     return k, start, end
