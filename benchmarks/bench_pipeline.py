@@ -13,8 +13,8 @@ Each (size, mode) runs in a fresh subprocess so that its peak RSS is its own. Th
 bundled sample scaled up to the size (photo with INTER_CUBIC, depth bilinearly, as the depth
 backends resize a network's prediction to the photo), written to a temporary folder. Besides
 the pipeline (median time, peak RSS) it reports the geometry's working size, the texture's
-size, the worker's hand-over (result file written and read back: size, seconds, peak RSS after) and,
-unless --no-blender, the Blender mesh and texture build. Prints a markdown table.
+size, the worker's hand-over (result file written and read back: size, seconds, peak RSS
+after) and, unless --no-blender, the Blender mesh and texture build. Prints a markdown table.
 
 The subprocess sets up its allocator as the worker does for a build
 (``pipeline.runtime.allocator``: freed memory stays in the heap); ``--malloc default`` keeps
@@ -114,8 +114,7 @@ def child(
         "texture": f"{mesh.texture.shape[1]}x{mesh.texture.shape[0]}",
         "pipeline_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    # The worker's hand-over to Blender: the result file written by the worker, read by
-    # Blender (here without the quads and PNG the worker adds).
+    # The worker's hand-over to Blender: the result file written by the worker, read by Blender.
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "result.mesh"
         t0 = time.perf_counter()
