@@ -8,10 +8,12 @@ inputs, ``build_mesh`` picks the working lattice and the mesh mode, ``build_laye
 layered path.
 
 Big photos: geometry (the LDI, inpainting, meshing) is built on a working lattice of at most
-``settings.geometry_megapixels``, the photo and its depth area-downscaled to it, while the
-texture's photo region (layer 0) is the photo at full resolution: layer 0 samples the photo by
-UV, so only the UVs change. Grown layers' atlas tiles stay at the working resolution. Vertices
-are unprojected through the full-resolution camera, so the camera matches the photo exactly.
+``settings.geometry_megapixels`` (and, for a network's depth, at most
+``settings.network_geometry_share`` of the photo's pixels: ``geometry_size``), the photo and
+its depth area-downscaled to it, while the texture's photo region (layer 0) is the photo at
+full resolution: layer 0 samples the photo by UV, so only the UVs change. Grown layers' atlas
+tiles stay at the working resolution. Vertices are unprojected through the full-resolution
+camera, so the camera matches the photo exactly.
 """
 
 from __future__ import annotations
@@ -53,6 +55,16 @@ def working_size(width: int, height: int, megapixels: float) -> tuple[int, int]:
     scale = math.sqrt(budget / (width * height))
     scale = min(max(scale, MIN_PHOTO_SIDE / min(width, height)), 1.0)
     return max(int(width * scale), 1), max(int(height * scale), 1)
+
+
+def geometry_size(width: int, height: int, settings: PipelineSettings) -> tuple[int, int]:
+    """(width, height) of the geometry lattice for a photo of this size: ``working_size``
+    within ``settings.geometry_megapixels``, and, when the depth comes from a network, within
+    ``settings.network_geometry_share`` of the photo's pixels."""
+    megapixels = settings.geometry_megapixels
+    if settings.depth_backend != "FILE":
+        megapixels = min(megapixels, settings.network_geometry_share * width * height / 1e6)
+    return working_size(width, height, megapixels)
 
 
 def load_depth(
@@ -97,7 +109,7 @@ def build_mesh(
     texture is the photo at full resolution."""
     check_photo_size(photo.width, photo.height, photo.path)
     intrinsics = Intrinsics.choose(photo.width, photo.height, settings.fov, photo.focal_35mm)
-    size = working_size(photo.width, photo.height, settings.geometry_megapixels)
+    size = geometry_size(photo.width, photo.height, settings)
     w, h = size
     sx, sy = photo.width / w, photo.height / h
     # A camera for the working lattice whose rays are the full-resolution camera's: x is
@@ -262,9 +274,7 @@ def build_photo(settings: PipelineSettings, progress: ProgressFn = _no_progress)
     timings["read"] = time.perf_counter() - t0
     progress("depth", 0.1, "Loading depth")
     t0 = time.perf_counter()
-    depth = load_depth(
-        photo, settings, working_size(photo.width, photo.height, settings.geometry_megapixels)
-    )
+    depth = load_depth(photo, settings, geometry_size(photo.width, photo.height, settings))
     timings["depth"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     mesh = build_mesh(photo, depth, settings, progress)

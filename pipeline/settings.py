@@ -76,13 +76,11 @@ class PipelineSettings:
     # block size in pixels (0 = automatic: 8 below 4 MP, 16 above).
     simplify_tolerance: float = 0.002
     simplify_block: int = 0
-    # Geometry budget: the LDI, inpainting and mesh are built on a lattice of at most this
-    # many megapixels; a larger photo is area-downscaled for geometry only, while layer 0
-    # of the texture keeps the photo's full resolution (see README, "Big photos"). The
-    # default builds a 12 MP phone photo (4032 x 3024) at 2828 x 2121 (about 2.1 M
-    # triangles, 1.4 GB, half the native build's CPU): with the backdrop behind the LDI its
-    # renders match the native build's closely (47 dB at rest, 37 dB at a 4 % Swing).
+    # Geometry budget: a lattice of at most this many megapixels and, for a network's depth
+    # (far fewer samples than the photo), this share of the photo's pixels; the texture keeps
+    # the photo's resolution (README, "Big photos": what each costs and changes).
     geometry_megapixels: float = 6.0
+    network_geometry_share: float = 0.5
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -349,6 +347,15 @@ SETTINGS: dict[str, Setting] = {
         group="ldi",
         precision=1,
         step=100.0,
+    ),
+    "network_geometry_share": Setting(
+        "Network Geometry Share",
+        "Depth from a network: geometry gets at most this share of the photo's pixels",
+        range=(0.05, 1.0),
+        unit="share of the photo's pixels",
+        group="ldi",
+        precision=2,
+        step=5.0,
     ),
     "extras": Setting("Extras", "For scripts", flag=False, rule_hint="must be a dict"),
 }

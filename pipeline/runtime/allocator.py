@@ -88,13 +88,14 @@ def warm_heap(nbytes: int) -> threading.Thread | None:
     return thread
 
 
-def heap_estimate(photo_path: str, geometry_megapixels: float) -> int:
-    """Bytes of heap a build of this photo will first touch (WARM_MAX when its size cannot
-    be read from the header)."""
+def heap_estimate(photo_path: str, geometry_megapixels: float, share: float = 1.0) -> int:
+    """Bytes of heap a build of this photo will first touch, its lattice at most
+    ``geometry_megapixels`` and ``share`` of its pixels (WARM_MAX when its size cannot be
+    read from the header)."""
     from ..io.formats import photo_size
 
     size = photo_size(photo_path)
     if size is None:
         return WARM_MAX
-    pixels = min(size[0] * size[1], geometry_megapixels * 1e6)
+    pixels = min(size[0] * size[1] * share, geometry_megapixels * 1e6)
     return int(pixels * HEAP_PER_PIXEL)

@@ -47,6 +47,7 @@ from .allocator import heap_estimate, warm_heap
 FAULT_ENV = "ONESHOT3D_WORKER_FAULT"
 
 DEFAULT_GEOMETRY_MEGAPIXELS = PipelineSettings.geometry_megapixels
+DEFAULT_NETWORK_SHARE = PipelineSettings.network_geometry_share
 
 EXIT_OK = 0
 EXIT_PIPELINE_ERROR = 2
@@ -276,10 +277,14 @@ def main(argv: list[str] | None = None) -> int:
             # One build, then exit: freed memory is reused, and the heap the build needs is
             # faulted in by a thread while run_job imports the pipeline (allocator.py).
             settings = job.get("settings") or {}
+            network = settings.get("depth_backend", "FILE") != "FILE"
             warm_heap(
                 heap_estimate(
                     str(settings.get("filepath", "")),
                     float(settings.get("geometry_megapixels") or DEFAULT_GEOMETRY_MEGAPIXELS),
+                    float(settings.get("network_geometry_share") or DEFAULT_NETWORK_SHARE)
+                    if network
+                    else 1.0,
                 )
             )
             with heartbeat(emit, output_dir=job.get("output_dir")):

@@ -3,11 +3,13 @@ texture at full resolution, and a camera and mesh that still match the full-size
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from helpers import assert_only_outline_pixels_unmixed
 
-from pipeline.build import build_mesh, working_size
+from pipeline.build import build_mesh, geometry_size, working_size
 from pipeline.io.depth_file import DepthMap
 from pipeline.io.image_io import Photo
 from pipeline.mesh.skirts import MAX_COVERAGE
@@ -41,6 +43,28 @@ def test_working_size_keeps_small_photos_and_fits_big_ones_in_the_budget() -> No
     assert abs(w / h - 8192 / 6144) < 1e-3
     # A panorama keeps a usable short side even where that exceeds the budget.
     assert working_size(100_000, 40, 0.01) == (40_000, 16)
+
+
+def test_depth_from_a_network_gets_its_share_of_the_photo_within_the_budget() -> None:
+    network = PipelineSettings(depth_backend="tiefenrausch-onnx", network_geometry_share=0.5)
+    w, h = geometry_size(1155, 866, network)
+    assert 0.49 * 1155 * 866 < w * h <= 0.5 * 1155 * 866
+    assert abs(w / h - 1155 / 866) < 0.01
+    # A depth file's lattice is the photo's own up to the budget.
+    assert geometry_size(1155, 866, PipelineSettings()) == (1155, 866)
+    assert geometry_size(1155, 866, replace(network, network_geometry_share=1.0)) == (1155, 866)
+    # A 12 MP photo: the budget (6 MP) is the smaller of the two, as for a depth file.
+    assert geometry_size(4032, 3024, network) == geometry_size(4032, 3024, PipelineSettings())
+
+
+def test_a_network_depth_build_meshes_the_smaller_lattice_and_keeps_the_full_photo() -> None:
+    photo, depth = _scene()
+    from_file = build_mesh(photo, depth, _settings(6.0))
+    network = replace(_settings(6.0), depth_backend="tiefenrausch-onnx").validate()
+    from_network = build_mesh(photo, depth, network)
+    assert from_network.triangle_count < 0.85 * from_file.triangle_count
+    # Layer 0 of the texture is still the photo at its own resolution.
+    assert from_network.texture.shape[0] >= H and from_network.texture.shape[1] >= W
 
 
 def _project(mesh, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
