@@ -57,13 +57,21 @@ def working_size(width: int, height: int, megapixels: float) -> tuple[int, int]:
     return max(int(width * scale), 1), max(int(height * scale), 1)
 
 
+# A network's depth never takes the lattice below this many megapixels (about 4x the
+# samples of Tiefenrausch's 384 px grid): at 640 px real photos showed more mirrored folds
+# and specks at outlines with half their pixels, at 1 MP none (see README, "Big photos").
+NETWORK_MIN_MEGAPIXELS = 0.5
+
+
 def geometry_size(width: int, height: int, settings: PipelineSettings) -> tuple[int, int]:
     """(width, height) of the geometry lattice for a photo of this size: ``working_size``
     within ``settings.geometry_megapixels``, and, when the depth comes from a network, within
-    ``settings.network_geometry_share`` of the photo's pixels."""
+    ``settings.network_geometry_share`` of the photo's pixels but not below
+    NETWORK_MIN_MEGAPIXELS."""
     megapixels = settings.geometry_megapixels
     if settings.depth_backend != "FILE":
-        megapixels = min(megapixels, settings.network_geometry_share * width * height / 1e6)
+        share = settings.network_geometry_share * width * height / 1e6
+        megapixels = min(megapixels, max(share, NETWORK_MIN_MEGAPIXELS))
     return working_size(width, height, megapixels)
 
 

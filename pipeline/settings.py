@@ -350,7 +350,7 @@ SETTINGS: dict[str, Setting] = {
     ),
     "network_geometry_share": Setting(
         "Network Geometry Share",
-        "Depth from a network: geometry gets at most this share of the photo's pixels",
+        "Depth from a network: geometry gets this share of the photo's pixels (at least 0.5 MP)",
         range=(0.05, 1.0),
         unit="share of the photo's pixels",
         group="ldi",

@@ -90,8 +90,8 @@ def warm_heap(nbytes: int) -> threading.Thread | None:
 
 def heap_estimate(photo_path: str, geometry_megapixels: float, share: float = 1.0) -> int:
     """Bytes of heap a build of this photo will first touch, its lattice at most
-    ``geometry_megapixels`` and ``share`` of its pixels (WARM_MAX when its size cannot be
-    read from the header)."""
+    ``geometry_megapixels`` and about ``share`` of its pixels (WARM_MAX when its size cannot
+    be read from the header)."""
     from ..io.formats import photo_size
 
     size = photo_size(photo_path)

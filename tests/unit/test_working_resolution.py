@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 from helpers import assert_only_outline_pixels_unmixed
 
-from pipeline.build import build_mesh, geometry_size, working_size
+from pipeline.build import NETWORK_MIN_MEGAPIXELS, build_mesh, geometry_size, working_size
 from pipeline.io.depth_file import DepthMap
 from pipeline.io.image_io import Photo
 from pipeline.mesh.skirts import MAX_COVERAGE
@@ -55,16 +56,27 @@ def test_depth_from_a_network_gets_its_share_of_the_photo_within_the_budget() ->
     assert geometry_size(1155, 866, replace(network, network_geometry_share=1.0)) == (1155, 866)
     # A 12 MP photo: the budget (6 MP) is the smaller of the two, as for a depth file.
     assert geometry_size(4032, 3024, network) == geometry_size(4032, 3024, PipelineSettings())
+    # Never below NETWORK_MIN_MEGAPIXELS: a small photo keeps its own lattice, a 0.64 MP one
+    # gets 0.5 MP.
+    assert geometry_size(640, 480, network) == (640, 480)
+    w, h = geometry_size(800, 800, network)
+    assert (w, h) == working_size(800, 800, NETWORK_MIN_MEGAPIXELS) and w * h > 0.49e6
 
 
 def test_a_network_depth_build_meshes_the_smaller_lattice_and_keeps_the_full_photo() -> None:
-    photo, depth = _scene()
+    small, small_depth = _scene()
+    # The same scene at 1.08 MP: above NETWORK_MIN_MEGAPIXELS, so the share applies.
+    size = (3 * W, 3 * H)
+    photo = Photo(
+        "p.png", cv2.resize(small.rgb, size, interpolation=cv2.INTER_NEAREST), None, None, 1
+    )
+    depth = DepthMap("DEPTH", cv2.resize(small_depth.values, size, interpolation=cv2.INTER_NEAREST))
     from_file = build_mesh(photo, depth, _settings(6.0))
     network = replace(_settings(6.0), depth_backend="tiefenrausch-onnx").validate()
     from_network = build_mesh(photo, depth, network)
     assert from_network.triangle_count < 0.85 * from_file.triangle_count
     # Layer 0 of the texture is still the photo at its own resolution.
-    assert from_network.texture.shape[0] >= H and from_network.texture.shape[1] >= W
+    assert from_network.texture.shape[0] >= 3 * H and from_network.texture.shape[1] >= 3 * W
 
 
 def _project(mesh, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
