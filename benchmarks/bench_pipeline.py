@@ -78,7 +78,12 @@ def child(
             else:
                 from pipeline.settings import PipelineSettings as _Settings
 
-                warm_heap(heap_estimate(photo, budget or _Settings.geometry_megapixels))
+                try:  # the settings decide the lattice
+                    megapixels = budget or _Settings.geometry_megapixels
+                    warm = heap_estimate(_Settings(filepath=photo, geometry_megapixels=megapixels))
+                except TypeError:  # older checkouts: (path, geometry megapixels)
+                    warm = heap_estimate(photo, budget or _Settings.geometry_megapixels)
+                warm_heap(warm)
     from pipeline import build
     from pipeline.build import build_photo
     from pipeline.mesh.mesh_data import MeshData
@@ -102,7 +107,10 @@ def child(
     assert mesh is not None
     width, height = mesh.intrinsics.width, mesh.intrinsics.height
     # (Older checkouts, for before/after numbers, build geometry at the photo's size.)
-    working_size = getattr(build, "working_size", lambda w, h, mp: (w, h))
+    try:
+        from pipeline.lattice import working_size
+    except ImportError:
+        working_size = getattr(build, "working_size", lambda w, h, mp: (w, h))
     work = working_size(width, height, getattr(settings, "geometry_megapixels", 0.0))
     out = {
         "pipeline_s": statistics.median(times),

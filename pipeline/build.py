@@ -9,7 +9,7 @@ layered path.
 
 Big photos: geometry (the LDI, inpainting, meshing) is built on a working lattice of at most
 ``settings.geometry_megapixels`` (and, for a network's depth, at most
-``settings.network_geometry_share`` of the photo's pixels: ``geometry_size``), the photo and
+``settings.network_geometry_share`` of the photo's pixels: ``lattice.geometry_size``), the photo and
 its depth area-downscaled to it, while the texture's photo region (layer 0) is the photo at
 full resolution: layer 0 samples the photo by UV, so only the UVs change. Grown layers' atlas
 tiles stay at the working resolution. Vertices are unprojected through the full-resolution
@@ -18,7 +18,6 @@ camera, so the camera matches the photo exactly.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +28,9 @@ import numpy as np
 from .depth.disparity import depth_function, normalise, scene_depth
 from .errors import PipelineError, SettingsError
 from .io.depth_file import DepthMap, read_depth_file, relative_disparity_map
-from .io.image_io import MIN_PHOTO_SIDE, Photo, check_photo_size, read_photo, to_float
+from .io.image_io import Photo, check_photo_size, read_photo, to_float
 from .io.intrinsics import Intrinsics
+from .lattice import geometry_size
 from .mesh.atlas import full_resolution_photo
 from .mesh.baselines import grid_mesh
 from .mesh.mesh_data import MeshData
@@ -43,36 +43,6 @@ ProgressFn = Callable[[str, float, str], None]
 
 def _no_progress(stage: str, fraction: float, message: str) -> None:
     pass
-
-
-def working_size(width: int, height: int, megapixels: float) -> tuple[int, int]:
-    """(width, height) of the geometry lattice: the photo's own size when it has at most
-    ``megapixels``, else the largest size of the same aspect ratio within that budget (but
-    never a short side below MIN_PHOTO_SIDE: an extreme panorama may exceed the budget)."""
-    budget = megapixels * 1e6
-    if width * height <= budget:
-        return width, height
-    scale = math.sqrt(budget / (width * height))
-    scale = min(max(scale, MIN_PHOTO_SIDE / min(width, height)), 1.0)
-    return max(int(width * scale), 1), max(int(height * scale), 1)
-
-
-# A network's depth never takes the lattice below this many megapixels (about 4x the
-# samples of Tiefenrausch's 384 px grid): at 640 px real photos showed more mirrored folds
-# and specks at outlines with half their pixels, at 1 MP none (see README, "Big photos").
-NETWORK_MIN_MEGAPIXELS = 0.5
-
-
-def geometry_size(width: int, height: int, settings: PipelineSettings) -> tuple[int, int]:
-    """(width, height) of the geometry lattice for a photo of this size: ``working_size``
-    within ``settings.geometry_megapixels``, and, when the depth comes from a network, within
-    ``settings.network_geometry_share`` of the photo's pixels but not below
-    NETWORK_MIN_MEGAPIXELS."""
-    megapixels = settings.geometry_megapixels
-    if settings.depth_backend != "FILE":
-        share = settings.network_geometry_share * width * height / 1e6
-        megapixels = min(megapixels, max(share, NETWORK_MIN_MEGAPIXELS))
-    return working_size(width, height, megapixels)
 
 
 def load_depth(

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 
+# Smallest photo side in pixels. A strip one or two pixels wide has no quad to mesh (the
+# result would be an empty mesh); below this there is too little to cut, grow and inpaint.
+MIN_PHOTO_SIDE = 16
+
 
 def photo_size(path: str) -> tuple[int, int] | None:
     """(width, height) from a JPEG's frame header or a PNG's IHDR, without decoding; None for

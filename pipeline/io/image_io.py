@@ -12,11 +12,7 @@ import numpy as np
 from ..errors import ImageReadError, PipelineError
 from .atomic import atomic_write
 from .exif import ExifInfo, read_exif
-from .formats import PHOTO_SUFFIXES
-
-# Smallest photo side in pixels. A strip one or two pixels wide has no quad to mesh (the
-# result would be an empty mesh); below this there is too little to cut, grow and inpaint.
-MIN_PHOTO_SIDE = 16
+from .formats import MIN_PHOTO_SIDE, PHOTO_SUFFIXES
 
 
 @dataclass

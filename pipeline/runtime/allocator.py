@@ -23,6 +23,10 @@ from __future__ import annotations
 import ctypes
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..settings import PipelineSettings
 
 # mallopt parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
@@ -88,14 +92,15 @@ def warm_heap(nbytes: int) -> threading.Thread | None:
     return thread
 
 
-def heap_estimate(photo_path: str, geometry_megapixels: float, share: float = 1.0) -> int:
-    """Bytes of heap a build of this photo will first touch, its lattice at most
-    ``geometry_megapixels`` and about ``share`` of its pixels (WARM_MAX when its size cannot
-    be read from the header)."""
+def heap_estimate(settings: PipelineSettings) -> int:
+    """Bytes of heap a build of ``settings.filepath`` will first touch: its geometry lattice
+    (``lattice.geometry_size``) times HEAP_PER_PIXEL; WARM_MAX when the photo's size cannot
+    be read from its header."""
     from ..io.formats import photo_size
+    from ..lattice import geometry_size
 
-    size = photo_size(photo_path)
+    size = photo_size(settings.filepath)
     if size is None:
         return WARM_MAX
-    pixels = min(size[0] * size[1] * share, geometry_megapixels * 1e6)
-    return int(pixels * HEAP_PER_PIXEL)
+    width, height = geometry_size(size[0], size[1], settings)
+    return width * height * HEAP_PER_PIXEL

@@ -46,9 +46,6 @@ from .allocator import heap_estimate, warm_heap
 # can cancel mid-run).
 FAULT_ENV = "ONESHOT3D_WORKER_FAULT"
 
-DEFAULT_GEOMETRY_MEGAPIXELS = PipelineSettings.geometry_megapixels
-DEFAULT_NETWORK_SHARE = PipelineSettings.network_geometry_share
-
 EXIT_OK = 0
 EXIT_PIPELINE_ERROR = 2
 EXIT_UNEXPECTED = 3
@@ -276,17 +273,11 @@ def main(argv: list[str] | None = None) -> int:
             job = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
             # One build, then exit: freed memory is reused, and the heap the build needs is
             # faulted in by a thread while run_job imports the pipeline (allocator.py).
-            settings = job.get("settings") or {}
-            network = settings.get("depth_backend", "FILE") != "FILE"
-            warm_heap(
-                heap_estimate(
-                    str(settings.get("filepath", "")),
-                    float(settings.get("geometry_megapixels") or DEFAULT_GEOMETRY_MEGAPIXELS),
-                    float(settings.get("network_geometry_share") or DEFAULT_NETWORK_SHARE)
-                    if network
-                    else 1.0,
-                )
-            )
+            # Settings that do not validate are run_job's to report; the warm-up is a hint.
+            try:
+                warm_heap(heap_estimate(PipelineSettings.from_keywords(job.get("settings") or {})))
+            except PipelineError:
+                pass
             with heartbeat(emit, output_dir=job.get("output_dir")):
                 return run_job(job, emit)
         except CancelledError as e:

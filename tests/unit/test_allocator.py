@@ -91,16 +91,27 @@ def test_warmed_heap_serves_the_builds_arrays_without_faults() -> None:
     assert warmed * 10 < cold, (warmed, cold)
 
 
-def test_heap_estimate_scales_with_the_photo(tmp_path: Path) -> None:
+def test_heap_estimate_scales_with_the_geometry_lattice(tmp_path: Path) -> None:
     import cv2
     import numpy as np
 
+    from pipeline.lattice import geometry_size, working_size
     from pipeline.runtime.allocator import HEAP_PER_PIXEL, WARM_MAX, heap_estimate
+    from pipeline.settings import PipelineSettings
 
     small = tmp_path / "small.jpg"
     cv2.imwrite(str(small), np.zeros((240, 320, 3), np.uint8))
-    assert heap_estimate(str(small), 6.0) == 320 * 240 * HEAP_PER_PIXEL
+    assert heap_estimate(PipelineSettings(filepath=str(small))) == 320 * 240 * HEAP_PER_PIXEL
     # The geometry budget caps the lattice; an unreadable header gets the most.
-    assert heap_estimate(str(small), 0.01) == int(0.01e6 * HEAP_PER_PIXEL)
+    capped = PipelineSettings(filepath=str(small), geometry_megapixels=0.01)
+    w, h = working_size(320, 240, 0.01)
+    assert heap_estimate(capped) == w * h * HEAP_PER_PIXEL <= 0.01e6 * HEAP_PER_PIXEL
     (tmp_path / "odd.tif").write_bytes(b"II*\x00" + bytes(100))
-    assert heap_estimate(str(tmp_path / "odd.tif"), 6.0) == WARM_MAX
+    assert heap_estimate(PipelineSettings(filepath=str(tmp_path / "odd.tif"))) == WARM_MAX
+    # A network's depth: the lattice the build will use, half of a 1 MP photo's pixels.
+    big = tmp_path / "big.jpg"
+    cv2.imwrite(str(big), np.zeros((866, 1155, 3), np.uint8))
+    network = PipelineSettings(filepath=str(big), depth_backend="tiefenrausch-onnx")
+    w, h = geometry_size(1155, 866, network)
+    assert w * h < 0.51 * 1155 * 866
+    assert heap_estimate(network) == w * h * HEAP_PER_PIXEL

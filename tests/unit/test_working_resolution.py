@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from helpers import assert_only_outline_pixels_unmixed
 
-from pipeline.build import NETWORK_MIN_MEGAPIXELS, build_mesh, geometry_size, working_size
+from pipeline.build import build_mesh
 from pipeline.io.depth_file import DepthMap
 from pipeline.io.image_io import Photo
+from pipeline.lattice import NETWORK_MIN_MEGAPIXELS, geometry_size, working_size
 from pipeline.mesh.skirts import MAX_COVERAGE
 from pipeline.settings import PipelineSettings
 
