@@ -62,6 +62,15 @@ def child(
 ) -> dict:
     """Runs inside the subprocess: returns timings and peak RSS."""
     sys.path.insert(0, str(ROOT))
+    keywords: dict[str, object] = {
+        "filepath": photo,
+        "depth_filepath": depth,
+        "depth_kind": "DEPTH",
+    }
+    if mode:
+        keywords["mesh_mode"] = mode
+    if budget > 0:
+        keywords["geometry_megapixels"] = budget
     if malloc == "worker":
         # The allocator set up as the worker sets it up for its build (no earlier checkout
         # has pipeline.runtime.allocator: those run with the default).
@@ -78,9 +87,8 @@ def child(
             else:
                 from pipeline.settings import PipelineSettings as _Settings
 
-                try:  # the settings decide the lattice
-                    megapixels = budget or _Settings.geometry_megapixels
-                    warm = heap_estimate(_Settings(filepath=photo, geometry_megapixels=megapixels))
+                try:  # the build's settings decide the lattice
+                    warm = heap_estimate(_Settings.from_keywords(keywords))
                 except TypeError:  # older checkouts: (path, geometry megapixels)
                     warm = heap_estimate(photo, budget or _Settings.geometry_megapixels)
                 warm_heap(warm)
@@ -89,11 +97,6 @@ def child(
     from pipeline.mesh.mesh_data import MeshData
     from pipeline.settings import PipelineSettings
 
-    keywords = {"filepath": photo, "depth_filepath": depth, "depth_kind": "DEPTH"}
-    if mode:
-        keywords["mesh_mode"] = mode
-    if budget > 0:
-        keywords["geometry_megapixels"] = budget
     settings = PipelineSettings.from_keywords(keywords)
     times, cpu, stages = [], [], []
     mesh = None
@@ -108,10 +111,12 @@ def child(
     width, height = mesh.intrinsics.width, mesh.intrinsics.height
     # (Older checkouts, for before/after numbers, build geometry at the photo's size.)
     try:
-        from pipeline.lattice import working_size
+        from pipeline.lattice import geometry_size
+
+        work = geometry_size(width, height, settings)
     except ImportError:
         working_size = getattr(build, "working_size", lambda w, h, mp: (w, h))
-    work = working_size(width, height, getattr(settings, "geometry_megapixels", 0.0))
+        work = working_size(width, height, getattr(settings, "geometry_megapixels", 0.0))
     out = {
         "pipeline_s": statistics.median(times),
         "pipeline_cpu_s": statistics.median(cpu),

@@ -9,11 +9,11 @@ layered path.
 
 Big photos: geometry (the LDI, inpainting, meshing) is built on a working lattice of at most
 ``settings.geometry_megapixels`` (and, for a network's depth, at most
-``settings.network_geometry_share`` of the photo's pixels: ``lattice.geometry_size``), the photo and
-its depth area-downscaled to it, while the texture's photo region (layer 0) is the photo at
-full resolution: layer 0 samples the photo by UV, so only the UVs change. Grown layers' atlas
-tiles stay at the working resolution. Vertices are unprojected through the full-resolution
-camera, so the camera matches the photo exactly.
+``settings.network_geometry_share`` of the photo's pixels: ``lattice.geometry_size``), the
+photo and its depth area-downscaled to it, while the texture's photo region (layer 0) is the
+photo at full resolution: layer 0 samples the photo by UV, so only the UVs change. Grown
+layers' atlas tiles stay at the working resolution. Vertices are unprojected through the
+full-resolution camera, so the camera matches the photo exactly.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def build_mesh(
 ) -> MeshData:
     """Geometry and texture from a photo and its depth, routed by ``settings.mesh_mode``:
     "LDI" (layered, inpainted), "TORN" or "RUBBER" (single-layer baselines). Geometry is
-    built at ``working_size`` (``depth`` may come at that size or the photo's), the photo
+    built at ``lattice.geometry_size`` (``depth`` may come at that size or the photo's), the photo
     texture is the photo at full resolution."""
     check_photo_size(photo.width, photo.height, photo.path)
     intrinsics = Intrinsics.choose(photo.width, photo.height, settings.fov, photo.focal_35mm)
